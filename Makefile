@@ -1,0 +1,38 @@
+# The two commands: `make run` and `make test`. Both create .venv and install on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test test-fast lint install clean-index
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Build the index from docs/ if it is missing or stale, then answer questions.
+run: $(STAMP)
+	$(BIN)/rag chat --docs docs --index index
+
+## The whole test suite, real-model tests included.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Only the fast tests (hashing embedder).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check rag tests
+	$(BIN)/mypy rag
+
+clean-index:
+	rm -rf index/gen-* index/.tmp-* index/CURRENT index/.lock

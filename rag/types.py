@@ -1,0 +1,217 @@
+"""Frozen records passed between the pipeline stages, with their JSON forms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One source file, its text normalised once; every later offset points into `text`."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    sha256: str
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    def meta(self, key: str) -> str | None:
+        """Return one metadata value, or None."""
+        for name, value in self.metadata:
+            if name == key:
+                return value
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "text": self.text,
+            "source": self.source,
+            "sha256": self.sha256,
+            "metadata": dict(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Document:
+        return cls(
+            doc_id=data["doc_id"],
+            title=data["title"],
+            text=data["text"],
+            source=data["source"],
+            sha256=data["sha256"],
+            metadata=tuple(sorted((str(k), str(v)) for k, v in data.get("metadata", {}).items())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open character range [start, end) of a document's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A run of whole sentences of one document: `doc.text[start:end] == text`."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    n_tokens: int
+    sentences: tuple[Span, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "start": self.start,
+            "end": self.end,
+            "n_tokens": self.n_tokens,
+            "sentences": [[s.start, s.end] for s in self.sentences],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], doc_text: str) -> Chunk:
+        """Rebuild a chunk; its text is sliced from the document, never stored twice."""
+        start, end = int(data["start"]), int(data["end"])
+        return cls(
+            chunk_id=data["chunk_id"],
+            doc_id=data["doc_id"],
+            text=doc_text[start:end],
+            start=start,
+            end=end,
+            n_tokens=int(data["n_tokens"]),
+            sentences=tuple(Span(int(a), int(b)) for a, b in data.get("sentences", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where an answer's words come from: `quote == document.text[start:end]`."""
+
+    n: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "chunk_id": self.chunk_id,
+            "start": self.start,
+            "end": self.end,
+            "quote": self.quote,
+            "score": round(self.score, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
+        return cls(
+            n=int(data["n"]),
+            doc_id=data["doc_id"],
+            title=data["title"],
+            chunk_id=data["chunk_id"],
+            start=int(data["start"]),
+            end=int(data["end"]),
+            quote=data["quote"],
+            score=float(data["score"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the assistant says: a quotation (or nothing, when it abstains) and its sources.
+
+    `answer_start`/`answer_end` locate `answer` inside citation 1's document; they are
+    None when abstaining.
+    """
+
+    question: str
+    answer: str
+    abstained: bool
+    confidence: float
+    citations: tuple[Citation, ...]
+    latency_ms: float = 0.0
+    answer_start: int | None = field(default=None, compare=False)
+    answer_end: int | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer JSON of DESIGN.md."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
+        return cls(
+            question=data["question"],
+            answer=data["answer"],
+            abstained=bool(data["abstained"]),
+            confidence=float(data["confidence"]),
+            citations=tuple(Citation.from_dict(c) for c in data.get("citations", ())),
+            latency_ms=float(data.get("latency_ms", 0.0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One line of a batch or eval file; gold fields are empty where unknown."""
+
+    id: str
+    question: str
+    history: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
+    doc_id: str | None = None
+    answer_start: int | None = None
+    unanswerable: bool = False
+    evidence: str | None = None
+    type: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, line: int = 0) -> Question:
+        """Parse one question object; raises ValueError naming the bad field."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"line {line}: expected a JSON object")
+        question = data.get("question")
+        if not isinstance(question, str):
+            raise ValueError(f"line {line}: 'question' must be a string")
+        history = data.get("history") or []
+        answers = data.get("answers") or []
+        if not isinstance(history, Sequence) or isinstance(history, str) or not all(
+            isinstance(h, str) for h in history
+        ):
+            raise ValueError(f"line {line}: 'history' must be a list of strings")
+        if not isinstance(answers, Sequence) or isinstance(answers, str) or not all(
+            isinstance(a, str) for a in answers
+        ):
+            raise ValueError(f"line {line}: 'answers' must be a list of strings")
+        start = data.get("answer_start")
+        return cls(
+            id=str(data.get("id", line)),
+            question=question,
+            history=tuple(history),
+            answers=tuple(answers),
+            doc_id=data.get("doc_id"),
+            answer_start=int(start) if start is not None else None,
+            unanswerable=bool(data.get("unanswerable", False)) or not answers,
+            evidence=data.get("evidence"),
+            type=data.get("type"),
+        )
