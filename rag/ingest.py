@@ -37,13 +37,13 @@ class IngestReport:
 
 
 def normalize_text(text: str) -> str:
-    """Unicode NFC, one kind of line break, runs of blanks folded, at most one blank line."""
+    """Unicode NFC, one kind of line break, control characters and runs of blanks folded."""
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u2028", "\n").replace(_PARAGRAPH, "\n\n")
-    text = "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text
-    )
+    # Control characters become blanks; format characters (zero-width space, joiners) stay,
+    # so that quotes still match the source file character for character.
+    text = "".join(ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else " " for ch in text)
     text = re.sub(r"[^\S\n]+", " ", text)
     text = re.sub(r" ?\n ?", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)

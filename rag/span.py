@@ -52,7 +52,8 @@ _NUMBER_WORDS = (
 )
 _UNIT = (
     r"(?:\s*(?:%|percent(?:age points?)?|per cent|percentage points?|"
-    r"(?:hundred|thousand|million|billion|trillion)(?:\s+[a-z]+)?|km|kilometres|kilometers|miles|"
+    r"(?:hundred|thousand|million|billion|trillion)"
+    r"(?:\s+(?!(?:of|the|in|and|or|to|for|a|an|at|by|on|from|with|was|were|is|are)\b)[a-z]+)?|km|kilometres|kilometers|miles|"
     r"metres|meters|feet|kg|tons|tonnes|years?|months?|days?|hours?|minutes?|seconds?|"
     r"people|students|members|times|[a-z]+s))?"
 )

@@ -1,0 +1,130 @@
+"""The answer contract: quotes are verbatim document slices, abstention, validation, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.conversation import needs_history, resolve_query
+from rag.errors import InvalidQueryError
+from rag.pipeline import Assistant
+from rag.span import AnswerType, expected_type, find_candidates, pick_span
+
+QUESTIONS = [
+    "When did the Long March 5 rocket first fly?",
+    "Which company opened a memory chip plant in Xi'an?",
+    "How many people does the Samsung plant employ?",
+    "Where does Cheddar cheese come from?",
+    "What does the core stage burn?",
+    "What is the boiling point of helium?",
+]
+
+
+def _documents(assistant: Assistant) -> dict[str, str]:
+    return {d.doc_id: d.text for d in assistant.stored.documents}
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_quote_is_its_document_slice(small_assistant: Assistant, question: str) -> None:
+    answer = small_assistant.ask(question)
+    texts = _documents(small_assistant)
+    assert answer.citations, "an answer always shows passages"
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        assert texts[c.doc_id][c.start:c.end] == c.quote
+        assert c.chunk_id in {ch.chunk_id for ch in small_assistant.stored.chunks}
+    if not answer.abstained:
+        first = answer.citations[0]
+        # The short answer is a quotation from inside citation 1.
+        assert answer.answer and answer.answer in first.quote
+        assert answer.answer_start is not None and answer.answer_end is not None
+        assert texts[first.doc_id][answer.answer_start:answer.answer_end] == answer.answer
+        assert first.start <= answer.answer_start < answer.answer_end <= first.end
+
+
+def test_answer_cuts_a_date_span(small_assistant: Assistant) -> None:
+    answer = small_assistant.ask("When did the Long March 5 rocket first fly?")
+    assert not answer.abstained
+    assert answer.answer == "2016"
+    assert answer.citations[0].quote == "The Long March 5 rocket first flew in 2016."
+
+
+def test_date_line_is_metadata_not_text(small_assistant: Assistant) -> None:
+    doc = next(d for d in small_assistant.stored.documents if d.doc_id == "rockets")
+    assert doc.meta("date") == "2021-03-04"
+    assert "2021-03-04" not in doc.text
+
+
+def test_unrelated_question_abstains_and_shows_closest(small_assistant: Assistant) -> None:
+    answer = small_assistant.ask("Who painted the Mona Lisa in Florence?")
+    assert answer.abstained
+    assert answer.answer == ""
+    assert answer.citations, "abstaining still shows the closest passages"
+
+
+def test_answer_json_has_the_contract_fields(small_assistant: Assistant) -> None:
+    data = small_assistant.ask("When did the Long March 5 rocket first fly?").to_dict()
+    assert set(data) == {"question", "answer", "abstained", "confidence", "citations", "latency_ms"}
+    assert set(data["citations"][0]) == {"n", "doc_id", "title", "chunk_id", "start", "end", "quote", "score"}
+    assert 0.0 <= data["confidence"] <= 1.0
+    assert data["latency_ms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n\t ", "empty"), ("x" * 100_000, "100,000 characters")],
+)
+def test_bad_questions_are_refused_with_a_reason(small_assistant: Assistant, question: str, message: str) -> None:
+    with pytest.raises(InvalidQueryError, match=message):
+        small_assistant.ask(question)
+
+
+def test_history_must_be_a_list_of_text(small_assistant: Assistant) -> None:
+    with pytest.raises(InvalidQueryError, match="history"):
+        small_assistant.ask("When?", history="not a list")  # type: ignore[arg-type]
+
+
+def test_follow_up_uses_the_earlier_turn(small_assistant: Assistant) -> None:
+    alone = small_assistant.ask("When did it first fly?")
+    followed = small_assistant.ask("When did it first fly?", history=["Tell me about the Long March 5 rocket"])
+    assert followed.answer == "2016"
+    assert followed.citations[0].doc_id == "rockets"
+    assert alone.citations[0].quote != "" and followed.confidence >= alone.confidence
+
+
+def test_resolve_query_only_when_needed() -> None:
+    assert resolve_query("When was Samsung's plant opened in Xi'an?", ["Tell me about chips"]) == (
+        "When was Samsung's plant opened in Xi'an?"
+    )
+    assert resolve_query("When did they list?", ["Which firms debuted?"]) == "Which firms debuted? When did they list?"
+    assert resolve_query("When did they list?", []) == "When did they list?"
+    assert needs_history("What about biomedicine?")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When was the concept first proposed?", AnswerType.DATE),
+        ("In what year did Samsung arrive?", AnswerType.DATE),
+        ("How many high-tech enterprises are there?", AnswerType.NUMBER),
+        ("What percentage of foreign capital went to manufacturing?", AnswerType.NUMBER),
+        ("Who is the legal advisor?", AnswerType.PERSON),
+        ("Where is the plant?", AnswerType.PLACE),
+        ("Which companies debuted on the board?", AnswerType.NAME),
+        ("Why did GDP grow?", AnswerType.NONE),
+    ],
+)
+def test_expected_type(question: str, kind: AnswerType) -> None:
+    assert expected_type(question) is kind
+
+
+def test_candidates_and_span_choice() -> None:
+    text = "In 2019, manufacturing accounted for 58 percent of the $4.1 billion of foreign capital."
+    numbers = [text[c.start:c.end] for c in find_candidates(text, AnswerType.NUMBER)]
+    assert "58 percent" in numbers and "$4.1 billion" in numbers
+    span = pick_span(text, "What share did manufacturing take?", AnswerType.NUMBER)
+    assert span is not None and text[span.start:span.end] == "58 percent"
+    dates = "On July 22, 2019, two companies listed."
+    span = pick_span(dates, "When did the two companies list?", AnswerType.DATE)
+    assert span is not None and dates[span.start:span.end] == "July 22, 2019"
+    # A span that only repeats the question is no answer.
+    assert pick_span("Xi'an is a city.", "When was Xi'an a city?", AnswerType.DATE) is None

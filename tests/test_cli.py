@@ -1,0 +1,116 @@
+"""The `rag` command: contracts of DESIGN.md, one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+
+
+def _build(docs: Path, index: Path) -> None:
+    assert main(["ingest", "--docs", str(docs), "--index", str(index), "--embedder", "hash"]) == 0
+
+
+def test_ingest_then_ask_json(small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    assert "indexed 3 documents" in capsys.readouterr().out
+    assert main(["ask", "When did the Long March 5 rocket first fly?", "--index", str(index), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["answer"] == "2016" and data["abstained"] is False
+    assert data["citations"][0]["n"] == 1
+
+
+def test_second_ingest_reports_up_to_date(small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    _build(small_docs, index)
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_batch_keeps_order_and_count(small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    capsys.readouterr()
+    rows = [
+        {"id": "a", "question": "Where does Cheddar cheese come from?"},
+        {"id": "b", "question": "When did it first fly?", "history": ["Tell me about the Long March 5 rocket"]},
+        {"id": "c", "question": "What is the boiling point of helium?", "answers": []},
+    ]
+    batch = tmp_path / "q.jsonl"
+    batch.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert main(["ask", "--batch", str(batch), "--index", str(index), "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    answers = [json.loads(line) for line in lines]
+    assert [a["question"] for a in answers] == [r["question"] for r in rows]
+    assert answers[1]["answer"] == "2016"
+
+
+def test_batch_with_bad_line_names_it(small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"question": "ok?"}\n{not json\n', encoding="utf-8")
+    assert main(["ask", "--batch", str(batch), "--index", str(index), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "q.jsonl:2" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("question", "message"), [("   ", "question is empty"), ("y" * 100_000, "100,000 characters")]
+)
+def test_bad_question_is_one_line(
+    small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], question: str, message: str
+) -> None:
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    capsys.readouterr()
+    assert main(["ask", question, "--index", str(index)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rag: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_ask_without_index_says_how_to_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "anything?", "--index", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no index" in err and "rag ingest" in err
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_ingest_of_empty_or_missing_docs(tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str) -> None:
+    docs = tmp_path / "docs"
+    if make == "empty":
+        docs.mkdir()
+    assert main(["ingest", "--docs", str(docs), "--index", str(tmp_path / "index"), "--embedder", "hash"]) == 2
+    err = capsys.readouterr().err
+    assert str(docs) in err and "Traceback" not in err
+
+
+def test_bad_files_are_named_and_the_rest_indexed(
+    small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (small_docs / "binary.txt").write_bytes(b"\x00\x01\x02garbage")
+    (small_docs / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (small_docs / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj <<")
+    index = tmp_path / "index"
+    assert main(["ingest", "--docs", str(small_docs), "--index", str(index), "--embedder", "hash"]) == 0
+    captured = capsys.readouterr()
+    assert "indexed 3 documents" in captured.out
+    for name in ("binary.txt", "latin1.txt", "broken.pdf"):
+        assert name in captured.err
+
+
+def test_console_script_runs_as_a_process(small_docs: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "", "--index", str(index)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "rag: error: the question is empty"
