@@ -78,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--batch", type=Path, help="a JSONL file of questions; prints one answer a line")
     ask.set_defaults(func=cmd_ask)
 
+    ev = sub.add_parser("eval", help="score the assistant on a question file; write reports")
+    ev.add_argument("--questions", type=Path, default=Path("eval/questions/xian-test.jsonl"),
+                    help="questions (JSONL, the eval schema; default: eval/questions/xian-test.jsonl)")
+    ev.add_argument("--docs", type=Path, default=Path("docs"), help="documents folder (default: docs/)")
+    ev.add_argument("--index", type=Path, help="index folder (default: eval/.cache/<docs name>-<embedder>)")
+    ev.add_argument("--name", help="report name (default: the questions file's name)")
+    ev.add_argument("--reports", type=Path, default=Path("eval/reports"), help="report folder")
+    ev.add_argument("--embedder", choices=(MINILM, HASH), default=MINILM)
+    ev.add_argument("--answers", type=Path,
+                    help="score this `rag ask --batch --json` output instead of asking again")
+    ev.add_argument("--save-answers", type=Path, help="also write the answers (JSONL) here")
+    ev.set_defaults(func=cmd_eval)
+
     chat = sub.add_parser("chat", help="build the index if needed, then ask questions interactively")
     chat.add_argument("--docs", type=Path, default=Path("docs"))
     chat.add_argument("--index", type=Path, default=Path("index"))
@@ -119,6 +132,57 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return _interactive(assistant)
     answer = assistant.ask(args.question)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.build import build_index
+    from rag.embed import make_embedder
+    from rag.evaluate import EvalResult, evaluate, question_type, read_questions, read_sources
+    from rag.metrics import Scored, summarize
+    from rag.pipeline import Assistant
+    from rag.report import text_table, write_reports
+
+    questions = read_questions(args.questions)
+    name = args.name or args.questions.stem
+    slug = args.embedder.rsplit("/", 1)[-1]
+    index = args.index or Path("eval/.cache") / f"{args.docs.resolve().name}-{slug}"
+    embedder = make_embedder(args.embedder)
+    report = build_index(args.docs, index, embedder, progress=TqdmProgress())
+    for error in report.errors:
+        print(f"rag: skipped {error}", file=sys.stderr)
+    assistant = Assistant.load(index, embedder)
+    sources = read_sources(args.docs, assistant)
+    if args.answers is not None:
+        answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if len(answers) != len(questions):
+            raise RagError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
+        rows = [Scored(q, a) for q, a in zip(questions, answers)]
+        groups: dict[str, list[Scored]] = {}
+        for row in rows:
+            groups.setdefault(question_type(row.question), []).append(row)
+        result = EvalResult(name, summarize(rows, sources),
+                            {k: summarize(g, sources) for k, g in sorted(groups.items())}, tuple(answers))
+    else:
+        progress = TqdmProgress()
+        progress.start(len(questions), "asking")
+        try:
+            assistant.warm_up()
+            result = evaluate(assistant, questions, sources, name, on_answer=lambda: progress.advance(1))
+        finally:
+            progress.close()
+    if args.save_answers is not None:
+        args.save_answers.write_text(
+            "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in result.answers), encoding="utf-8"
+        )
+    meta = {
+        "questions": str(args.questions), "docs": str(args.docs), "embedder": args.embedder,
+        "documents": report.n_documents, "chunks": report.n_chunks, "sentences": report.n_sentences,
+        "command": "rag " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "rag eval",
+    }
+    paths = write_reports(result, args.reports, meta)
+    print(text_table(result))
+    print("reports: " + ", ".join(str(p) for p in paths))
     return 0
 
 

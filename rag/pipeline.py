@@ -12,7 +12,7 @@ from rag.config import Settings
 from rag.conversation import resolve_query
 from rag.embed import Embedder, make_embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
-from rag.retrieve import HybridRetriever
+from rag.retrieve import HybridRetriever, ScoredChunk
 from rag.store import StoredIndex, load_index
 from rag.types import Answer
 
@@ -58,13 +58,17 @@ class Assistant:
         Raises:
             InvalidQueryError: the question is empty, too long, or not text.
         """
+        return self.ask_traced(question, history)[0]
+
+    def ask_traced(self, question: str, history: Sequence[str] = ()) -> tuple[Answer, list[ScoredChunk]]:
+        """Like `ask`, and also the retrieved chunks, best first (for evaluation)."""
         began = time.perf_counter()
         clean, turns = self._validate(question, history)
         query = resolve_query(clean, turns)
         vector = self.embedder.embed([query])[0]
         hits = self.retriever.retrieve(query, vector)
         answer = self.answerer.answer(clean, query, vector, hits)
-        return _with_latency(answer, question, began)
+        return _with_latency(answer, question, began), hits
 
     def _validate(self, question: object, history: Sequence[object]) -> tuple[str, list[str]]:
         limit = self.settings.answer.max_question_chars

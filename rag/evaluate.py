@@ -1,0 +1,101 @@
+"""Run the assistant over a question file and score it, overall and per question type."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.errors import InvalidQueryError, RagError
+from rag.metrics import Scored, summarize
+from rag.pipeline import Assistant
+from rag.types import Answer, Question
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    """Metrics overall and per question type, and every answer in question order."""
+
+    name: str
+    overall: dict[str, Any]
+    by_type: dict[str, dict[str, Any]]
+    answers: tuple[dict[str, Any], ...]
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Parse a question file (JSON Lines); raises RagError naming the bad line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"cannot read {path}: {exc}") from exc
+    questions = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(Question.from_dict(json.loads(line), line=number))
+        except json.JSONDecodeError as exc:
+            raise RagError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        except ValueError as exc:
+            raise RagError(f"{path}: {exc}") from exc
+    if not questions:
+        raise RagError(f"{path} holds no questions")
+    return questions
+
+
+def question_type(q: Question) -> str:
+    if q.type:
+        return q.type
+    return "unanswerable" if q.unanswerable else "answerable"
+
+
+def evaluate(
+    assistant: Assistant,
+    questions: Sequence[Question],
+    sources: Sequence[str],
+    name: str,
+    on_answer: Callable[[], None] | None = None,
+) -> EvalResult:
+    """Ask every question (with its history) and score the answers.
+
+    `sources` are the raw texts of the documents: quotes must be found in them verbatim
+    (modulo white space), as the reference scorer checks.
+    """
+    rows: list[Scored] = []
+    for q in questions:
+        try:
+            answer, hits = assistant.ask_traced(q.question, q.history)
+            retrieved = [assistant.stored.chunks[h.row].text for h in hits]
+        except InvalidQueryError as exc:
+            logger.warning("question %s refused: %s", q.id, exc)
+            answer, retrieved = Answer(q.question, "", True, 0.0, ()), []
+        rows.append(Scored(q, answer.to_dict(), retrieved))
+        if on_answer is not None:
+            on_answer()
+    groups: dict[str, list[Scored]] = {}
+    for row in rows:
+        groups.setdefault(question_type(row.question), []).append(row)
+    return EvalResult(
+        name=name,
+        overall=summarize(rows, sources),
+        by_type={kind: summarize(group, sources) for kind, group in sorted(groups.items())},
+        answers=tuple(r.answer for r in rows),
+    )
+
+
+def read_sources(docs_dir: Path, assistant: Assistant) -> list[str]:
+    """What quotes are checked against: the raw file of each plain-text document (as the
+    reference scorer reads it), the extracted text of HTML and PDF documents."""
+    texts = []
+    for doc in assistant.stored.documents:
+        path = docs_dir / doc.source
+        if path.suffix.lower() in (".txt", ".md") and path.is_file():
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        else:
+            texts.append(doc.text)
+    return texts
