@@ -10,7 +10,7 @@ import numpy as np
 from rag.config import AnswerConfig
 from rag.lexical import BM25, tokenize
 from rag.retrieve import ScoredChunk
-from rag.span import AnswerType, expected_type, find_candidates, pick_span
+from rag.span import AnswerType, Candidate, expected_type, pick_span, typed_span
 from rag.store import StoredIndex
 from rag.types import Answer, Citation
 
@@ -25,6 +25,8 @@ class ScoredSentence:
     lexical: float
     chunk: float
     coverage: float
+    typed: bool
+    """The question wants a date, number or name, and the sentence has one it does not repeat."""
 
 
 class ExtractiveAnswerer:
@@ -35,17 +37,15 @@ class ExtractiveAnswerer:
         self.config = AnswerConfig() if config is None else config
         table = stored.sentences
         docs = stored.documents
-        self._texts = [docs[d].text[a:b] for d, a, b in zip(table.doc, table.start, table.end)]
+        spans = list(zip(table.doc.tolist(), table.start.tolist(), table.end.tolist(), strict=True))
+        self._texts = [docs[d].text[a:b] for d, a, b in spans]
         self.bm25 = BM25(self._texts)
-        row_of = {(int(d), int(a), int(b)): i for i, (d, a, b) in enumerate(zip(table.doc, table.start, table.end))}
+        row_of = {span: i for i, span in enumerate(spans)}
         doc_index = {doc.doc_id: i for i, doc in enumerate(docs)}
         self.chunk_rows: list[np.ndarray] = [
             np.array([row_of[(doc_index[c.doc_id], s.start, s.end)] for s in c.sentences], dtype=np.int64)
             for c in stored.chunks
         ]
-
-    def sentence_text(self, row: int) -> str:
-        return self._texts[row]
 
     def score_sentences(
         self, query: str, query_vector: np.ndarray, hits: Sequence[ScoredChunk], kind: AnswerType
@@ -63,17 +63,20 @@ class ExtractiveAnswerer:
         terms = tokenize(query)
         lexical = self.bm25.scores(terms)[rows]
         lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
+        idf = {t: self.bm25.idf(t) for t in set(terms)}
+        c = self.config
         scored = []
         for i, row in enumerate(rows):
             text = self._texts[row]
-            coverage = self._coverage(terms, text)
-            type_ok = kind is AnswerType.NONE or bool(find_candidates(text, kind))
+            coverage = _coverage(idf, text)
+            typed = kind is not AnswerType.NONE and typed_span(text, query, kind) is not None
             score = (
-                0.45 * float(dense[i]) + 0.25 * float(lexical[i]) + 0.20 * chunk_score[int(row)]
-                + 0.10 * float(type_ok)
+                c.dense_weight * float(dense[i]) + c.lexical_weight * float(lexical[i])
+                + c.chunk_weight * chunk_score[int(row)] + c.coverage_weight * coverage
+                + c.type_weight * float(typed or kind is AnswerType.NONE)
             )
             scored.append(ScoredSentence(int(row), score, float(dense[i]), float(lexical[i]),
-                                         chunk_score[int(row)], coverage))
+                                         chunk_score[int(row)], coverage, typed))
         scored.sort(key=lambda s: (-s.score, s.row))
         return scored
 
@@ -88,45 +91,76 @@ class ExtractiveAnswerer:
         if not ranked:
             return Answer(question, "", True, 0.0, ())
         best = ranked[0]
-        confidence = self._confidence(best)
-        citations = self._citations(ranked)
+        rows = [best.row]
+        span: Candidate | None = None
+        if kind is not AnswerType.NONE and not best.typed:
+            # The answer often sits in the next (or previous) sentence: "It was commissioned by Odo."
+            for row in self._neighbours(best.row):
+                span = typed_span(self._texts[row], query, kind, offset=int(self.stored.sentences.start[row]))
+                if span is not None:
+                    rows = sorted([best.row, row])
+                    break
+        confidence = self._confidence(best, kind, span is not None)
+        citations = self._citations(ranked, rows)
         if confidence < self.config.abstain_below:
             return Answer(question, "", True, confidence, citations)
+        doc = self.stored.documents[int(self.stored.sentences.doc[best.row])]
+        if span is None:
+            start = int(self.stored.sentences.start[best.row])
+            span = pick_span(self._texts[best.row], query, kind, offset=start)
+        if span is None:
+            quote = citations[0]
+            return Answer(question, quote.quote, False, confidence, citations,
+                          answer_start=quote.start, answer_end=quote.end)
+        return Answer(question, doc.text[span.start:span.end], False, confidence, citations,
+                      answer_start=span.start, answer_end=span.end)
+
+    def _neighbours(self, row: int) -> list[int]:
+        """The sentences right after and right before `row` in the same paragraph."""
         table = self.stored.sentences
-        doc = self.stored.documents[int(table.doc[best.row])]
-        start, end = int(table.start[best.row]), int(table.end[best.row])
-        span = pick_span(doc.text[start:end], query, kind, offset=start)
-        if span is not None:
-            start, end = span.start, span.end
-        return Answer(question, doc.text[start:end], False, confidence, citations,
-                      answer_start=start, answer_end=end)
+        text = self.stored.documents[int(table.doc[row])].text
+        out = []
+        for other in (row + 1, row - 1):
+            if 0 <= other < len(table) and table.doc[other] == table.doc[row]:
+                a, b = sorted((other, row))
+                if "\n\n" not in text[int(table.end[a]):int(table.start[b])]:
+                    out.append(other)
+        return out
 
-    def _coverage(self, terms: list[str], text: str) -> float:
-        """IDF-weighted share of the query's terms that the sentence contains."""
-        if not terms:
-            return 0.0
-        present = set(tokenize(text))
-        weights = {t: self.bm25.idf(t) for t in set(terms)}
-        total = sum(weights.values()) or 1.0
-        return sum(w for t, w in weights.items() if t in present) / total
+    def _confidence(self, best: ScoredSentence, kind: AnswerType, neighbour_typed: bool) -> float:
+        c = self.config
+        has_type = kind is AnswerType.NONE or best.typed or neighbour_typed
+        value = c.confidence_dense * best.dense + c.confidence_coverage * best.coverage
+        if not has_type:
+            value -= c.missing_type_penalty
+        return float(np.clip(value, 0.0, 1.0))
 
-    def _confidence(self, best: ScoredSentence) -> float:
-        return float(np.clip(0.5 * best.dense + 0.5 * best.coverage, 0.0, 1.0))
-
-    def _citations(self, ranked: Sequence[ScoredSentence]) -> tuple[Citation, ...]:
+    def _citations(self, ranked: Sequence[ScoredSentence], first_rows: Sequence[int]) -> tuple[Citation, ...]:
+        """Citation 1 spans `first_rows` (adjacent sentences); then the next best sentences."""
         table = self.stored.sentences
+        groups = [(list(first_rows), ranked[0].score)]
+        groups += [([s.row], s.score) for s in ranked[1:] if s.row not in first_rows]
         out: list[Citation] = []
-        for s in ranked[: self.config.max_citations]:
-            doc = self.stored.documents[int(table.doc[s.row])]
-            start, end = int(table.start[s.row]), int(table.end[s.row])
+        for rows, score in groups[: self.config.max_citations]:
+            doc = self.stored.documents[int(table.doc[rows[0]])]
+            start, end = int(table.start[rows[0]]), int(table.end[rows[-1]])
             out.append(Citation(
                 n=len(out) + 1,
                 doc_id=doc.doc_id,
                 title=doc.title,
-                chunk_id=self.stored.chunks[int(table.chunk[s.row])].chunk_id,
+                chunk_id=self.stored.chunks[int(table.chunk[rows[0]])].chunk_id,
                 start=start,
                 end=end,
                 quote=doc.text[start:end],
-                score=s.score,
+                score=score,
             ))
         return tuple(out)
+
+
+def _coverage(idf: dict[str, float], text: str) -> float:
+    """IDF-weighted share of the query's terms that `text` contains."""
+    total = sum(idf.values())
+    if total <= 0:
+        return 0.0
+    present = set(tokenize(text))
+    return sum(w for t, w in idf.items() if t in present) / total

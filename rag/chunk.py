@@ -38,8 +38,8 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
     cfg = ChunkConfig() if config is None else config
     units = _sentence_units(doc.text, cfg)
     chunks: list[Chunk] = []
-    i = 0
-    while i < len(units):
+    i, done = 0, 0  # units[i:] are still to chunk; units[:done] are already in a chunk
+    while done < len(units):
         j, tokens = i, 0
         while j < len(units) and tokens + units[j][1] <= cfg.chunk_tokens:
             tokens += units[j][1]
@@ -48,7 +48,14 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
                 rest = _paragraph_tokens(doc.text, units, j)
                 if tokens + rest > cfg.chunk_tokens and tokens >= cfg.chunk_tokens // 4:
                     break
-        j = max(j, i + 1)
+        j = max(j, done + 1)
+        # Token counts of separate sentences can undercount the joined text (a line break, a
+        # leading space before a number): shrink to the exact budget, dropping overlap first.
+        while _span_tokens(doc.text, units, i, j, cfg) > cfg.chunk_tokens and j - i > 1:
+            if i < done:
+                i += 1
+            else:
+                j -= 1
         spans = tuple(u[0] for u in units[i:j])
         start, end = spans[0].start, spans[-1].end
         text = doc.text[start:end]
@@ -63,15 +70,25 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
                 sentences=spans,
             )
         )
-        if j >= len(units):
+        done = j
+        if done >= len(units):
             break
-        # Step back over whole sentences worth at most overlap_tokens, but always advance.
+        # Step back over whole sentences worth at most overlap_tokens, keeping room for the
+        # next new sentence so that no chunk is only a repeat of the previous one's end.
         back, shared = j, 0
-        while back - 1 > i and shared + units[back - 1][1] <= cfg.overlap_tokens:
+        while (
+            back - 1 > i
+            and shared + units[back - 1][1] <= cfg.overlap_tokens
+            and shared + units[back - 1][1] + units[j][1] <= cfg.chunk_tokens
+        ):
             back -= 1
             shared += units[back][1]
         i = back
     return chunks
+
+
+def _span_tokens(text: str, units: list[tuple[Span, int]], i: int, j: int, cfg: ChunkConfig) -> int:
+    return count_tokens(text[units[i][0].start:units[j - 1][0].end], cfg.encoding)
 
 
 def make_chunk_id(doc_id: str, start: int, end: int) -> str:

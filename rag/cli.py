@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -82,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--questions", type=Path, default=Path("eval/questions/xian-test.jsonl"),
                     help="questions (JSONL, the eval schema; default: eval/questions/xian-test.jsonl)")
     ev.add_argument("--docs", type=Path, default=Path("docs"), help="documents folder (default: docs/)")
-    ev.add_argument("--index", type=Path, help="index folder (default: eval/.cache/<docs name>-<embedder>)")
+    ev.add_argument("--index", type=Path,
+                    help="index folder (default: eval/.cache/<docs folder>-<path hash>-<embedder>)")
     ev.add_argument("--name", help="report name (default: the questions file's name)")
     ev.add_argument("--reports", type=Path, default=Path("eval/reports"), help="report folder")
     ev.add_argument("--embedder", choices=(MINILM, HASH), default=MINILM)
@@ -146,7 +148,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     questions = read_questions(args.questions)
     name = args.name or args.questions.stem
     slug = args.embedder.rsplit("/", 1)[-1]
-    index = args.index or Path("eval/.cache") / f"{args.docs.resolve().name}-{slug}"
+    folder = args.docs.resolve()
+    digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
+    index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
     embedder = make_embedder(args.embedder)
     report = build_index(args.docs, index, embedder, progress=TqdmProgress())
     for error in report.errors:
@@ -157,7 +161,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines() if line.strip()]
         if len(answers) != len(questions):
             raise RagError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
-        rows = [Scored(q, a) for q, a in zip(questions, answers)]
+        rows = [Scored(q, a) for q, a in zip(questions, answers, strict=True)]
         groups: dict[str, list[Scored]] = {}
         for row in rows:
             groups.setdefault(question_type(row.question), []).append(row)

@@ -69,6 +69,14 @@ class AnswerConfig:
     abstain_below: float = 0.35
     max_citations: int = 3
     max_question_chars: int = 2_000
+    dense_weight: float = 0.4
+    lexical_weight: float = 0.1
+    chunk_weight: float = 0.3
+    coverage_weight: float = 0.2
+    type_weight: float = 0.1
+    confidence_dense: float = 0.5
+    confidence_coverage: float = 0.5
+    missing_type_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.abstain_below <= 1.0:

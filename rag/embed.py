@@ -132,7 +132,7 @@ class SentenceTransformerEmbedder:
                     from sentence_transformers import SentenceTransformer
                     from transformers.utils import logging as hf_logging
 
-                    hf_logging.disable_progress_bar()
+                    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
                     self._model = SentenceTransformer(path, device="cpu")
                 except (OSError, ValueError, ImportError) as exc:

@@ -84,7 +84,7 @@ def evaluate(
         name=name,
         overall=summarize(rows, sources),
         by_type={kind: summarize(group, sources) for kind, group in sorted(groups.items())},
-        answers=tuple(r.answer for r in rows),
+        answers=tuple(dict(r.answer) for r in rows),
     )
 
 

@@ -67,7 +67,9 @@ class FaissIndex:
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
-            raise IndexMismatchError(f"{path} is not a readable FAISS index: {exc}") from exc
+            raise IndexMismatchError(
+                f"{path} is not a readable FAISS index ({exc}); rebuild with `rag ingest`"
+            ) from exc
         return cls(index, index_type)
 
 

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 _DATE_LINE = re.compile(r"\A\s*date:?\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
-_MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
+# A closing run of # counts only after a blank (CommonMark): "# Learn C#" keeps its #.
+_MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
     "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead "
@@ -133,7 +134,7 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
     date = _DATE_LINE.match(text)
     if date:
         metadata["date"] = date.group(1)
-        text = text[date.end():]
+        text = text[date.end():].strip()
     if not text.strip():
         raise IngestError(path, "holds no text")
     rel = path.relative_to(root)
@@ -181,7 +182,8 @@ def _read_markdown(raw: str, metadata: dict[str, str]) -> tuple[str, str]:
 
 
 def _read_html(raw: str) -> tuple[str, str]:
-    from bs4 import BeautifulSoup, NavigableString
+    from bs4 import BeautifulSoup
+    from bs4.element import NavigableString
 
     soup = BeautifulSoup(raw, "html.parser")
     title_tag = soup.find("title")

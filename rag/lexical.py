@@ -61,14 +61,14 @@ class BM25:
         for i, text in enumerate(texts):
             terms = tokenize(text)
             lengths[i] = len(terms)
-            for term, tf in Counter(terms).items():
-                postings[term].append((i, tf))
+            for term, count in Counter(terms).items():
+                postings[term].append((i, count))
         avg = float(lengths.mean()) if self.size and lengths.mean() > 0 else 1.0
         norm = k1 * (1 - b + b * lengths / avg)
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for term, rows in postings.items():
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            tf = np.array([r[1] for r in rows], dtype=np.float32)
+        for term, entries in postings.items():
+            ids = np.array([e[0] for e in entries], dtype=np.int64)
+            tf = np.array([e[1] for e in entries], dtype=np.float32)
             idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))
             self._postings[term] = (ids, (idf * tf * (k1 + 1) / (tf + norm[ids])).astype(np.float32))
 

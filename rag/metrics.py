@@ -69,7 +69,7 @@ def abstention_scores(abstained: Sequence[bool], unanswerable: Sequence[bool]) -
     if not any(unanswerable):
         # With nothing to abstain on, precision and F1 say nothing; see false_abstention.
         return {"abstention_precision": None, "abstention_recall": None, "abstention_f1": None}
-    tp = sum(a and u for a, u in zip(abstained, unanswerable))
+    tp = sum(a and u for a, u in zip(abstained, unanswerable, strict=True))
     n_abstained, n_unanswerable = sum(abstained), sum(unanswerable)
     precision = tp / n_abstained if n_abstained else None
     recall = tp / n_unanswerable if n_unanswerable else None
@@ -121,7 +121,7 @@ def summarize(rows: Iterable[Scored], sources: Sequence[str]) -> dict[str, Any]:
 
 def _answerable_metrics(rows: list[Scored]) -> dict[str, Any]:
     n = len(rows)
-    totals: collections.Counter[str] = collections.Counter()
+    totals: dict[str, float] = collections.defaultdict(float)
     reciprocal = 0.0
     with_retrieval = [r for r in rows if r.retrieved]
     for r in rows:

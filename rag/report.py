@@ -52,8 +52,8 @@ def text_table(result: EvalResult) -> str:
     labels = ["type", *(label for label, _ in COLUMNS)]
     rows = [[kind, *(format_value(m.get(key)) for _, key in COLUMNS)] for kind, m in table_rows(result)]
     widths = [max(len(r[i]) for r in [labels, *rows]) for i in range(len(labels))]
-    out = ["  ".join(cell.rjust(w) for cell, w in zip(labels, widths))]
-    out += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+    out = ["  ".join(cell.rjust(w) for cell, w in zip(labels, widths, strict=True))]
+    out += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(out)
 
 

@@ -37,7 +37,7 @@ class HybridRetriever:
             return []
         lexical = self.bm25.scores(query)
         top_lexical = float(lexical.max()) if lexical.size else 0.0
-        dense_scores, dense_ids = self.stored.faiss.search(query_vector, self.config.candidates)
+        _, dense_ids = self.stored.faiss.search(query_vector, self.config.candidates)
         candidates = set(int(i) for i in dense_ids[0] if i >= 0)
         if top_lexical > 0:
             count = min(self.config.candidates, n)

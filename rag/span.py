@@ -59,8 +59,8 @@ _UNIT = (
 )
 _NUMBER = re.compile(
     rf"(?:(?:more|less|fewer) than |over |nearly |about |around |almost |some |up to )?"
-    rf"(?:[$£€¥]\s*)?(?:\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS}(?:[- ]{_NUMBER_WORDS})*)"
-    rf"{_UNIT}",
+    rf"(?:[$£€¥]\s*)?(?:\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|\b{_NUMBER_WORDS}(?:[- ]{_NUMBER_WORDS})*)"
+    rf"\b{_UNIT}\b",
     re.I,
 )
 _CAPITALIZED = re.compile(
@@ -85,13 +85,15 @@ def expected_type(question: str) -> AnswerType:
     head = " ".join(words(after)[:3])
     if wh in ("when", "what year", "which year", "what date", "what century", "what decade"):
         return AnswerType.DATE
-    if re.search(r"\b(year|date|century|decade|month|time period|era|day)\b", head) and wh in ("what", "which", "in what", "in which"):
+    if wh in ("what", "which") and re.search(r"\b(year|date|century|decade|month|time period|era|day)\b", head):
         return AnswerType.DATE
     if wh.startswith("how") and wh != "how":
         return AnswerType.NUMBER
     if wh in ("what percentage", "what percent", "what proportion", "what share", "what number", "what amount"):
         return AnswerType.NUMBER
-    if re.search(r"\b(how|what) (many|much)\b", q) or re.search(r"\b(number|amount|percentage|population|size|cost|price)\b", head):
+    if re.search(r"\b(how|what) (many|much)\b", q) or re.search(
+        r"\b(number|amount|percentage|population|size|cost|price)\b", head
+    ):
         return AnswerType.NUMBER
     if wh in ("who", "whom", "whose"):
         return AnswerType.PERSON
@@ -139,22 +141,93 @@ def _is_name(span: str) -> bool:
 
 
 def pick_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) -> Candidate | None:
-    """The best candidate of `sentence` for `question`, or None when no span fits.
+    """The best short answer inside `sentence` for `question`, or None when none stands out:
+    a candidate of the expected type if there is one, else the phrase the question lacks."""
+    return typed_span(sentence, question, kind, offset) or free_span(sentence, question, offset)
 
-    A candidate that only repeats words of the question is not an answer. Among the rest,
-    the one nearest the question's words in the sentence wins.
+
+def typed_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) -> Candidate | None:
+    """The candidate of type `kind` nearest the question's words in `sentence`.
+
+    A candidate that only repeats words of the question is no answer.
     """
     if kind is AnswerType.NONE:
         return None
-    q_terms = {stem(w) for w in words(question) if w not in STOPWORDS}
-    anchors = [m.start() for m in re.finditer(r"[^\W_]+", sentence) if stem(m.group(0).lower()) in q_terms]
+    q_terms = _question_terms(question)
+    tokens = _tokens(sentence)
+    matched = [i for i, t in enumerate(tokens) if _term(t[2]) in q_terms]
     best: tuple[float, Candidate] | None = None
     for cand in find_candidates(sentence, kind):
         cand_terms = [stem(w) for w in words(sentence[cand.start:cand.end]) if w not in STOPWORDS]
         if cand_terms and all(t in q_terms for t in cand_terms):
             continue
-        distance = min((abs(a - cand.start) for a in anchors), default=len(sentence))
-        score = -distance / max(len(sentence), 1)
+        first = next((i for i, t in enumerate(tokens) if t[1] > cand.start), len(tokens))
+        distance = min((abs(i - first) for i in matched), default=len(tokens))
+        if best is None or -distance > best[0]:
+            best = (-float(distance), cand)
+    if best is None:
+        return None
+    return Candidate(best[1].start + offset, best[1].end + offset, best[1].kind)
+
+
+def free_span(sentence: str, question: str, offset: int = 0) -> Candidate | None:
+    """The run of words the question does not contain that sits closest to the words it does."""
+    q_terms = _question_terms(question)
+    tokens = _tokens(sentence)
+    matched = [i for i, t in enumerate(tokens) if _term(t[2]) in q_terms]
+    span = _free_span(tokens, matched)
+    return None if span is None else Candidate(span.start + offset, span.end + offset, AnswerType.NONE)
+
+
+def _question_terms(question: str) -> set[str]:
+    return {stem(w) for w in words(question) if w not in STOPWORDS}
+
+
+def _tokens(sentence: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(sentence)]
+
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*%?|[$£€¥]|[,;:()\[\]—–\"“”]")
+_BREAK = frozenset(",;:()[]—–\"“”")
+_LINKS = frozenset("which who whom whose that while whereas because although though when where".split())
+_EDGE = STOPWORDS | {"also", "such", "as", "than", "then", "thus", "however", "including", "both"}
+
+
+def _term(token: str) -> str:
+    return stem(token.lower().replace("’", "'"))
+
+
+def _free_span(tokens: list[tuple[int, int, str]], matched: list[int]) -> Candidate | None:
+    if not matched or len(tokens) < 6:
+        return None
+    matched_set = set(matched)
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        if i in matched_set or tokens[i][2] in _BREAK:
+            i += 1
+            continue
+        j = i
+        while j < len(tokens) and j not in matched_set and tokens[j][2] not in _BREAK and (
+            j == i or tokens[j][2].lower() not in _LINKS
+        ):
+            j += 1
+        a, b = i, j
+        while a < b and tokens[a][2].lower() in _EDGE:
+            a += 1
+        while b > a and tokens[b - 1][2].lower() in _EDGE:
+            b -= 1
+        if b > a:
+            runs.append((a, b))
+        i = max(j, i + 1)
+    best: tuple[float, tuple[int, int]] | None = None
+    for a, b in runs:
+        distance = min(min(abs(m - a), abs(m - (b - 1))) for m in matched)
+        length = b - a
+        score = -distance - 0.15 * max(0, length - 4) + (0.5 if any(t[2][:1].isupper() for t in tokens[a:b]) else 0)
         if best is None or score > best[0]:
-            best = (score, Candidate(cand.start + offset, cand.end + offset, cand.kind))
-    return None if best is None else best[1]
+            best = (score, (a, b))
+    if best is None:
+        return None
+    a, b = best[1]
+    return Candidate(tokens[a][0], tokens[b - 1][1], AnswerType.NONE)

