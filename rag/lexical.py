@@ -72,6 +72,9 @@ class BM25:
             idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))
             self._postings[term] = (ids, (idf * tf * (k1 + 1) / (tf + norm[ids])).astype(np.float32))
 
+    def __contains__(self, term: str) -> bool:
+        return term in self._postings
+
     def idf(self, term: str) -> float:
         entry = self._postings.get(term)
         n = 0 if entry is None else len(entry[0])

@@ -108,16 +108,39 @@ def expected_type(question: str) -> AnswerType:
     return AnswerType.NONE
 
 
-def find_candidates(text: str, kind: AnswerType) -> list[Candidate]:
-    """Spans of `text` that could answer a question of kind `kind`."""
+def find_candidates(text: str, kind: AnswerType, question: str = "") -> list[Candidate]:
+    """Spans of `text` that could answer a question of kind `kind` (and, if given, `question`)."""
     if kind is AnswerType.DATE:
-        return _matches(_DATE, text, kind)
+        found = _matches(_DATE, text, kind)
+        if _MONTH_QUESTION.search(question):
+            found += [c for c in _matches(_MONTH_ALONE, text, kind) if not _inside(c, found)]
+        return found
     if kind is AnswerType.NUMBER:
-        found = [c for c in _matches(_NUMBER, text, kind) if re.search(r"\d|[a-z]{3,}", text[c.start:c.end], re.I)]
-        return [c for c in found if not _is_year_only(text[c.start:c.end])] or found
+        dates = _matches(_DATE, text, AnswerType.DATE)
+        found = [
+            c for c in _matches(_NUMBER, text, kind)
+            if re.search(r"\d|[a-z]{3,}", text[c.start:c.end], re.I) and not _inside(c, dates)
+        ]
+        if _MONEY_QUESTION.search(question):
+            return [c for c in found if _MONEY.search(text[c.start:c.end])]
+        return [c for c in found if not _is_year_only(text[c.start:c.end])]
     if kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.NAME):
         return [c for c in _matches(_CAPITALIZED, text, kind) if _is_name(text[c.start:c.end])]
     return []
+
+
+_MONTH_QUESTION = re.compile(r"\bmonth\b", re.I)
+_MONTH_ALONE = re.compile(rf"\b{_MONTH}(?![\w])")
+_MONEY_QUESTION = re.compile(
+    r"\bhow much\b.*\b(invest\w*|cost\w*|spen[dt]\w*|worth|pa(?:y|id)\w*|price\w*|money|capital|fund\w*|"
+    r"revenue\w*|budget\w*|sold|sell\w*|earn\w*|raise[ds]?)\b",
+    re.I,
+)
+_MONEY = re.compile(r"[$£€¥]|\b(?:dollars?|yuan|euros?|pounds?|rmb|usd)\b", re.I)
+
+
+def _inside(cand: Candidate, spans: list[Candidate]) -> bool:
+    return any(s.start <= cand.start and cand.end <= s.end and s != cand for s in spans)
 
 
 def _matches(pattern: re.Pattern[str], text: str, kind: AnswerType) -> list[Candidate]:
@@ -157,7 +180,7 @@ def typed_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) 
     tokens = _tokens(sentence)
     matched = [i for i, t in enumerate(tokens) if _term(t[2]) in q_terms]
     best: tuple[float, Candidate] | None = None
-    for cand in find_candidates(sentence, kind):
+    for cand in find_candidates(sentence, kind, question):
         cand_terms = [stem(w) for w in words(sentence[cand.start:cand.end]) if w not in STOPWORDS]
         if cand_terms and all(t in q_terms for t in cand_terms):
             continue

@@ -55,6 +55,7 @@ class Manifest:
     """(doc_id, sha256 of the source file) for every document."""
     n_chunks: int
     n_sentences: int
+    chunker_version: int = 0
     files: tuple[tuple[str, str], ...] = ()
     """(file name, sha256) of every data file of the generation."""
     created: str = ""
@@ -75,6 +76,7 @@ class Manifest:
             "documents": dict(self.documents),
             "n_chunks": self.n_chunks,
             "n_sentences": self.n_sentences,
+            "chunker_version": self.chunker_version,
             "files": dict(self.files),
             "created": self.created,
         }
@@ -92,6 +94,7 @@ class Manifest:
             documents=tuple(sorted(data["documents"].items())),
             n_chunks=int(data["n_chunks"]),
             n_sentences=int(data["n_sentences"]),
+            chunker_version=int(data.get("chunker_version", 0)),
             files=tuple(sorted(data.get("files", {}).items())),
             created=str(data.get("created", "")),
         )
