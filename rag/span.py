@@ -166,7 +166,8 @@ def _is_name(span: str) -> bool:
 def pick_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) -> Candidate | None:
     """The best short answer inside `sentence` for `question`, or None when none stands out:
     a candidate of the expected type if there is one, else the phrase the question lacks."""
-    return typed_span(sentence, question, kind, offset) or free_span(sentence, question, offset)
+    prefer_names = kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.NAME)
+    return typed_span(sentence, question, kind, offset) or free_span(sentence, question, offset, prefer_names)
 
 
 def typed_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) -> Candidate | None:
@@ -193,12 +194,13 @@ def typed_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) 
     return Candidate(best[1].start + offset, best[1].end + offset, best[1].kind)
 
 
-def free_span(sentence: str, question: str, offset: int = 0) -> Candidate | None:
-    """The run of words the question does not contain that sits closest to the words it does."""
+def free_span(sentence: str, question: str, offset: int = 0, prefer_names: bool = False) -> Candidate | None:
+    """The run of words the question does not contain that sits closest to the words it does
+    (with `prefer_names`, a run holding a capitalised word is preferred)."""
     q_terms = _question_terms(question)
     tokens = _tokens(sentence)
     matched = [i for i, t in enumerate(tokens) if _term(t[2]) in q_terms]
-    span = _free_span(tokens, matched)
+    span = _free_span(tokens, matched, prefer_names)
     return None if span is None else Candidate(span.start + offset, span.end + offset, AnswerType.NONE)
 
 
@@ -213,14 +215,17 @@ def _tokens(sentence: str) -> list[tuple[int, int, str]]:
 _TOKEN = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*%?|[$£€¥]|[,;:()\[\]—–\"“”]")
 _BREAK = frozenset(",;:()[]—–\"“”")
 _LINKS = frozenset("which who whom whose that while whereas because although though when where".split())
-_EDGE = STOPWORDS | {"also", "such", "as", "than", "then", "thus", "however", "including", "both"}
+_EDGE = STOPWORDS | {
+    "also", "such", "as", "than", "then", "thus", "however", "including", "both", "may", "might", "must",
+    "shall", "can", "cannot", "often", "usually", "sometimes", "generally", "called", "known", "named",
+}
 
 
 def _term(token: str) -> str:
     return stem(token.lower().replace("’", "'"))
 
 
-def _free_span(tokens: list[tuple[int, int, str]], matched: list[int]) -> Candidate | None:
+def _free_span(tokens: list[tuple[int, int, str]], matched: list[int], prefer_names: bool) -> Candidate | None:
     if not matched or len(tokens) < 6:
         return None
     matched_set = set(matched)
@@ -245,9 +250,13 @@ def _free_span(tokens: list[tuple[int, int, str]], matched: list[int]) -> Candid
         i = max(j, i + 1)
     best: tuple[float, tuple[int, int]] | None = None
     for a, b in runs:
-        distance = min(min(abs(m - a), abs(m - (b - 1))) for m in matched)
+        after = min((a - m for m in matched if m < a), default=len(tokens))
+        before = min((m - (b - 1) for m in matched if m > b - 1), default=len(tokens))
+        distance = min(after, before + 0.5)
         length = b - a
-        score = -distance - 0.15 * max(0, length - 4) + (0.5 if any(t[2][:1].isupper() for t in tokens[a:b]) else 0)
+        score = -distance - 0.15 * max(0, length - 4)
+        if prefer_names and any(t[2][:1].isupper() for t in tokens[a:b]):
+            score += 0.5
         if best is None or score > best[0]:
             best = (score, (a, b))
     if best is None:
