@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint install clean-index
+.PHONY: run test test-fast lint install clean-index eval
 
 install: $(STAMP)
 
@@ -29,6 +29,13 @@ test: $(STAMP)
 ## Only the fast tests (hashing embedder).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+SQUAD := ../shared/benchmarks/squad-public
+## Score the held-out test split, the dev split and squad-public; reports land in eval/reports/.
+eval: $(STAMP)
+	$(BIN)/rag eval --questions eval/questions/xian-test.jsonl --docs docs --name xian-test
+	$(BIN)/rag eval --questions eval/questions/xian-dev.jsonl --docs docs --name xian-dev
+	$(BIN)/rag eval --questions $(SQUAD)/questions.jsonl --docs $(SQUAD)/docs --name squad-public
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag tests

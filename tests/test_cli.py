@@ -114,3 +114,25 @@ def test_console_script_runs_as_a_process(small_docs: Path, tmp_path: Path) -> N
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "rag: error: the question is empty"
+
+
+def test_eval_writes_reports_and_prints_a_table(small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        {"id": "1", "question": "When did the Long March 5 rocket first fly?", "answers": ["2016"], "type": "direct"},
+        {"id": "2", "question": "Where does Cheddar cheese come from?", "answers": ["village of Cheddar"], "type": "direct"},
+        {"id": "3", "question": "Who painted the Mona Lisa in Florence?", "answers": [], "unanswerable": True,
+         "type": "unanswerable"},
+    ]
+    qfile = tmp_path / "small.jsonl"
+    qfile.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    reports = tmp_path / "reports"
+    code = main(["eval", "--questions", str(qfile), "--docs", str(small_docs), "--embedder", "hash",
+                 "--index", str(tmp_path / "index"), "--reports", str(reports)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ev@1" in out and "direct" in out and "unanswerable" in out
+    data = json.loads((reports / "small.json").read_text(encoding="utf-8"))
+    assert data["overall"]["questions"] == 3 and data["overall"]["citation_validity"] == 1.0
+    assert set(data["by_type"]) == {"direct", "unanswerable"}
+    assert (reports / "small.md").read_text(encoding="utf-8").startswith("# Eval report: small")
+    assert (reports / "small.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

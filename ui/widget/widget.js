@@ -1,5 +1,5 @@
 /*!
- * rag chat widget — a self-contained, embeddable chat panel for the retrieval
+ * rag chat widget - a self-contained, embeddable chat panel for the retrieval
  * question-answering assistant.
  *
  *   <script src="https://HOST/widget.js" data-title="Ask our docs"
@@ -349,8 +349,9 @@ button { cursor: pointer; }
 .rag-sources-label { margin: 4px 0 2px; font-size: 12px; font-weight: 600; color: var(--rag-muted); text-transform: uppercase; letter-spacing: 0.04em; }
 .rag-sources { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 4px; }
 .rag-cite {
-  margin: 0; padding: 0; font-size: 12.5px; color: var(--rag-muted);
-  overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  margin: 0; padding: 0; font-size: 12.5px; line-height: 1.4; color: var(--rag-muted);
+  overflow: hidden; text-overflow: ellipsis; white-space: normal;
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2;
 }
 .rag-cite-n { font-weight: 600; color: var(--rag-text); }
 .rag-cite-title { font-weight: 600; color: var(--rag-text); }
@@ -455,7 +456,7 @@ button { cursor: pointer; }
     input = h("textarea", {
       class: "rag-input",
       "aria-label": "Your question",
-      placeholder: "Ask a question…",
+      placeholder: "Ask a question\u2026",
       rows: "1",
       autocomplete: "off",
       enterkeyhint: "send",
@@ -474,7 +475,7 @@ button { cursor: pointer; }
       hidden: true,
     }, [header, log, form]);
 
-    // DOM order gives the tab order: launcher → reset → close → log → starters → input → send.
+    // DOM order gives the tab order: launcher, reset, close, log, starters, input, send.
     root.appendChild(launcher);
     root.appendChild(panel);
     shadow.appendChild(root);
@@ -590,7 +591,7 @@ button { cursor: pointer; }
       li.appendChild(document.createTextNode(" "));
       li.appendChild(h("span", { class: "rag-cite-title", text: c.title || c.doc_id || "Untitled" }));
       if (c.quote) {
-        li.appendChild(document.createTextNode(" — "));
+        li.appendChild(document.createTextNode(" \u2014 "));
         li.appendChild(h("span", { class: "rag-cite-quote", text: c.quote }));
       }
       list.appendChild(li);
@@ -635,7 +636,7 @@ button { cursor: pointer; }
       h("span", { class: "rag-dot", "aria-hidden": "true" }),
       h("span", { class: "rag-dot", "aria-hidden": "true" }),
       h("span", { class: "rag-dot", "aria-hidden": "true" }),
-      h("span", { class: "rag-sr", text: "Looking for an answer…" }),
+      h("span", { class: "rag-sr", text: "Looking for an answer\u2026" }),
     ]);
     log.appendChild(typingEl);
     scrollToEnd();
@@ -704,8 +705,8 @@ button { cursor: pointer; }
     if (status === 429) {
       const n = retryAfterSeconds(res, body);
       return n != null
-        ? "Too many questions — please wait " + n + (n === 1 ? " second" : " seconds")
-        : "Too many questions — please wait a moment";
+        ? "Too many questions \u2014 please wait " + n + (n === 1 ? " second" : " seconds")
+        : "Too many questions \u2014 please wait a moment";
     }
     if (status === 413 || status === 422) {
       return detailText(body) || "Something went wrong (HTTP " + status + ")";
