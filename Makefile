@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Build the index from docs/ if it is missing or stale, then answer questions.
+## Build the index from docs/ if it is missing or stale, then serve the chat page on :7860.
 run: $(STAMP)
-	$(BIN)/rag chat --docs docs --index index
+	$(BIN)/rag serve --docs docs --index index
 
 ## The whole test suite, real-model tests included.
 test: $(STAMP)

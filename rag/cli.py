@@ -93,6 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--save-answers", type=Path, help="also write the answers (JSONL) here")
     ev.set_defaults(func=cmd_eval)
 
+    serve = sub.add_parser("serve", help="serve the chat page, the REST API and the widget")
+    serve.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
+    serve.add_argument("--docs", type=Path, help="build or update the index from this folder first")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="an origin allowed to call the API (repeat; default: none but the page itself)")
+    serve.add_argument("--rate", type=float, default=60.0, help="questions a minute per client (default 60)")
+    serve.add_argument("--burst", type=int, default=20, help="questions at once per client (default 20)")
+    serve.add_argument("--feedback", type=Path, default=Path("feedback.jsonl"),
+                       help="where like/dislike feedback is appended (default: feedback.jsonl)")
+    serve.set_defaults(func=cmd_serve)
+
     chat = sub.add_parser("chat", help="build the index if needed, then ask questions interactively")
     chat.add_argument("--docs", type=Path, default=Path("docs"))
     chat.add_argument("--index", type=Path, default=Path("index"))
@@ -187,6 +200,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     paths = write_reports(result, args.reports, meta)
     print(text_table(result))
     print("reports: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from ui.api import ServerConfig
+        from ui.server import load_assistant, serve
+    except ImportError as exc:
+        raise RagError(f"the web server needs its extra packages: pip install -e '.[serve]' ({exc})") from exc
+
+    origins = os.environ.get("RAG_CORS_ORIGINS", "")
+    allowed = tuple(args.cors_origin) + tuple(o.strip() for o in origins.split(",") if o.strip())
+    config = ServerConfig(cors_origins=allowed, rate_per_minute=args.rate, rate_burst=args.burst,
+                          feedback_path=args.feedback)
+    assistant = load_assistant(args.index, args.docs)
+    serve(assistant, args.host, args.port, config)
     return 0
 
 

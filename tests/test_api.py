@@ -1,0 +1,177 @@
+"""The REST API through FastAPI's test client: contract, validation, limits, CORS, feedback, escaping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.pipeline import Assistant
+from ui.api import ServerConfig, create_app
+from ui.chat import FeedbackLog, escape_text, render_answer, respond
+from ui.security import RateLimiter
+
+ALLOWED = "http://allowed.example"
+
+
+@pytest.fixture
+def client(small_assistant: Assistant, tmp_path: Path) -> Iterator[TestClient]:
+    config = ServerConfig(cors_origins=(ALLOWED,), rate_per_minute=600, rate_burst=50, max_body_bytes=4_096,
+                          feedback_path=tmp_path / "feedback.jsonl", chat_page=False)
+    with TestClient(create_app(small_assistant, config)) as test_client:
+        yield test_client
+
+
+def test_ask_returns_the_answer_json(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": "When did the Long March 5 rocket first fly?"})
+    assert response.status_code == 200
+    data = response.json()
+    assert set(data) == {"question", "answer", "abstained", "confidence", "citations", "latency_ms"}
+    assert data["answer"] == "2016"
+    assert data["citations"][0]["quote"] == "The Long March 5 rocket first flew in 2016."
+
+
+def test_follow_up_through_the_api(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": "When did it first fly?",
+                                             "history": ["Tell me about the Long March 5 rocket"]})
+    assert response.status_code == 200 and response.json()["answer"] == "2016"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "empty"),
+        ({"question": "x" * 3_000}, "limit is 2,000"),
+        ({}, "question"),
+        ({"question": 42}, "question"),
+        ({"question": "ok?", "history": "not a list"}, "history"),
+        ({"question": "ok?", "history": ["q"] * 21}, "history"),
+    ],
+)
+def test_validation_errors_are_422_with_a_message(client: TestClient, body: dict[str, object], fragment: str) -> None:
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == 422
+    assert fragment in response.json()["message"]
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["message"]
+
+
+def test_body_over_the_limit_is_413_before_it_is_read(client: TestClient) -> None:
+    big = json.dumps({"question": "y" * 10_000})
+    response = client.post("/api/ask", content=big, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "limit" in response.json()["message"]
+
+
+def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"question": "'
+        for _ in range(20):
+            yield b"z" * 1_000
+        yield b'"}'
+
+    response = client.post("/api/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_rate_limit_answers_429_with_retry_after(small_assistant: Assistant, tmp_path: Path) -> None:
+    config = ServerConfig(rate_per_minute=6, rate_burst=3, chat_page=False, feedback_path=tmp_path / "f.jsonl")
+    with TestClient(create_app(small_assistant, config)) as test_client:
+        codes = [test_client.post("/api/ask", json={"question": "Where is Cheddar?"}).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = test_client.post("/api/ask", json={"question": "Where is Cheddar?"})
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 10
+        assert "try again" in limited.json()["message"]
+
+
+def test_rate_limiter_refills_with_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    assert [limiter.check("a"), limiter.check("a")] == [0.0, 0.0]
+    assert limiter.check("a") == pytest.approx(1.0)
+    assert limiter.check("b") == 0.0  # clients are counted apart
+    now[0] += 1.0
+    assert limiter.check("a") == 0.0
+
+
+def test_cors_allows_the_listed_origin(client: TestClient) -> None:
+    preflight = client.options("/api/ask", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST",
+                                                    "Access-Control-Request-Headers": "content-type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ALLOWED
+    response = client.post("/api/ask", json={"question": "Where is Cheddar?"}, headers={"Origin": ALLOWED})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ALLOWED
+    assert "retry-after" in response.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://allowed.example.evil.com"])
+def test_cors_refuses_other_origins(client: TestClient, origin: str) -> None:
+    response = client.post("/api/ask", json={"question": "Where is Cheddar?"}, headers={"Origin": origin})
+    assert response.status_code == 403
+    assert "not available" in response.json()["message"]
+    assert "access-control-allow-origin" not in response.headers
+    preflight = client.options("/api/ask", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 403
+
+
+def test_same_origin_page_may_call(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": "Where is Cheddar?"},
+                           headers={"Origin": "http://testserver"})
+    assert response.status_code == 200
+
+
+def test_health_docs_and_widget(client: TestClient) -> None:
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["documents"] == 3
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert "/api/ask" in schema["paths"]
+    widget = client.get("/widget.js")
+    assert widget.status_code == 200 and widget.headers["content-type"].startswith("text/javascript")
+    assert "attachShadow" in widget.text
+
+
+def test_feedback_appends_json_lines_to_its_file(tmp_path: Path) -> None:
+    log = FeedbackLog(tmp_path / "logs" / "feedback.jsonl")
+    log.record(True, "2016", "When did it fly?", 1)
+    log.record(False, "answer with\nnewline", "../../etc/passwd", 3)
+    lines = (tmp_path / "logs" / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["liked"] for line in lines] == [True, False]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["feedback.jsonl"]
+
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(2)>",
+    "[click me](javascript:alert(3))",
+    '<a href="javascript:alert(4)">link</a>',
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_document_text_is_escaped_for_the_chat_page(text: str) -> None:
+    escaped = escape_text(text)
+    assert "<" not in escaped and "](" not in escaped
+    assert "javascript:" not in escaped.replace("\\", "") or "](" not in escaped
+
+
+def test_chat_handler_renders_answers_and_abstentions(small_assistant: Assistant) -> None:
+    reply = respond(small_assistant, "When did the Long March 5 rocket first fly?", [])
+    assert reply.startswith("**2016** [1]") and "<mark>2016</mark>" in reply and "**Sources**" in reply
+    follow = respond(small_assistant, "When did it first fly?",
+                     [{"role": "user", "content": "Tell me about the Long March 5 rocket"},
+                      {"role": "assistant", "content": "..."}])
+    assert follow.startswith("**2016**")
+    refused = respond(small_assistant, "   ", [])
+    assert refused.startswith("Sorry:")
+    abstained = render_answer(small_assistant.ask("Who painted the Mona Lisa in Florence?"))
+    assert abstained.startswith("I couldn't find that in the documents")

@@ -1,0 +1,1 @@
+"""The web front: REST API, Gradio chat page and the embeddable widget, around one Assistant."""
