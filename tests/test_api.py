@@ -175,3 +175,12 @@ def test_chat_handler_renders_answers_and_abstentions(small_assistant: Assistant
     assert refused.startswith("Sorry:")
     abstained = render_answer(small_assistant.ask("Who painted the Mona Lisa in Florence?"))
     assert abstained.startswith("I couldn't find that in the documents")
+
+
+def test_gradio_message_parts_are_read_as_text(small_assistant: Assistant) -> None:
+    from ui.chat import user_turns
+
+    history = [{"role": "user", "content": [{"type": "text", "text": "Tell me about the Long March 5 rocket"}]},
+               {"role": "assistant", "content": [{"type": "text", "text": "..."}]}]
+    assert user_turns(history) == ["Tell me about the Long March 5 rocket"]
+    assert respond(small_assistant, "When did it first fly?", history).startswith("**2016**")

@@ -79,9 +79,21 @@ class FeedbackLog:
                 fh.write(line)
 
 
+def message_text(content: Any) -> str:
+    """The text of a Gradio message's content: a string, or a list of parts like {"type": "text", "text": ...}."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list):
+        return " ".join(message_text(part) for part in content).strip()
+    return ""
+
+
 def user_turns(history: list[dict[str, Any]]) -> list[str]:
     """The user questions of a Gradio message history, oldest first."""
-    return [str(m.get("content", "")) for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+    turns = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
+    return [t for t in turns if t.strip()]
 
 
 def respond(assistant: Assistant, message: str, history: list[dict[str, Any]]) -> str:
@@ -104,13 +116,8 @@ def build_chat(assistant: Assistant, config: ServerConfig) -> gr.Blocks:
 
     def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
         index = data.index if isinstance(data.index, int) else data.index[0]
-        question = ""
-        for m in reversed(history[: index + 1] if isinstance(index, int) else history):
-            if m.get("role") == "user":
-                question = str(m.get("content", ""))
-                break
-        value = data.value if isinstance(data.value, str) else json.dumps(data.value, ensure_ascii=False)
-        feedback.record(data.liked, value, question, data.index)
+        asked = user_turns(history[: index + 1])
+        feedback.record(data.liked, message_text(data.value), asked[-1] if asked else "", data.index)
 
     with gr.Blocks(title=config.title, analytics_enabled=False, fill_height=True) as page:
         gr.Markdown(f"# {escape_text(config.title)}\nAnswers are quoted from the documents, with numbered sources.")
