@@ -12,7 +12,17 @@ from rag.errors import ConfigError, IndexMismatchError
 
 logger = logging.getLogger(__name__)
 
-INDEX_TYPES = ("flat",)
+INDEX_TYPES = ("flat", "hnsw")
+EXACT_UP_TO = 200_000
+"""Corpora up to this many vectors get the exact index; larger ones an HNSW graph."""
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+
+
+def choose_index_type(n_vectors: int) -> str:
+    """Exact search while it is fast enough; an approximate graph beyond."""
+    return "flat" if n_vectors <= EXACT_UP_TO else "hnsw"
 
 
 class FaissIndex:
@@ -23,17 +33,27 @@ class FaissIndex:
         self.index_type = index_type
 
     @classmethod
-    def build(cls, vectors: np.ndarray, index_type: str = "flat") -> FaissIndex:
-        """Index `vectors` (float32, shape (n, dim), unit-length rows)."""
+    def build(cls, vectors: np.ndarray, index_type: str = "auto") -> FaissIndex:
+        """Index `vectors` (float32, shape (n, dim), unit-length rows).
+
+        `index_type` is "flat" (exact inner product), "hnsw" (approximate graph) or "auto"
+        (flat up to EXACT_UP_TO vectors, hnsw beyond).
+        """
         import faiss
 
         _check_vectors(vectors)
-        if index_type not in INDEX_TYPES:
-            raise ConfigError(f"index_type must be one of {INDEX_TYPES}, got {index_type!r}")
-        index = faiss.IndexFlatIP(vectors.shape[1])
+        kind = choose_index_type(len(vectors)) if index_type == "auto" else index_type
+        if kind not in INDEX_TYPES:
+            raise ConfigError(f"index_type must be 'auto' or one of {INDEX_TYPES}, got {index_type!r}")
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        else:
+            index = faiss.IndexFlatIP(vectors.shape[1])
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(index, index_type)
+        return cls(index, kind)
 
     @property
     def size(self) -> int:
@@ -66,6 +86,8 @@ class FaissIndex:
 
         try:
             index = faiss.read_index(str(path))
+            if index_type == "hnsw":
+                faiss.downcast_index(index).hnsw.efSearch = HNSW_EF_SEARCH
         except RuntimeError as exc:
             raise IndexMismatchError(
                 f"{path} is not a readable FAISS index ({exc}); rebuild with `rag ingest`"

@@ -175,10 +175,11 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
         documents = tuple(Document.from_dict(d) for d in _read_jsonl(gen / "documents.jsonl"))
         texts = {d.doc_id: d.text for d in documents}
         chunks = tuple(Chunk.from_dict(c, texts[c["doc_id"]]) for c in _read_jsonl(gen / "chunks.jsonl"))
-        chunk_vectors = np.load(gen / "chunks.npy", allow_pickle=False)
+        # Memory-mapped: a large index is paged in as searched, not copied into memory.
+        chunk_vectors = np.load(gen / "chunks.npy", allow_pickle=False, mmap_mode="r")
         table = np.load(gen / "sentences.npz", allow_pickle=False)
         sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
-        sentence_vectors = np.load(gen / "sentences.npy", allow_pickle=False)
+        sentence_vectors = np.load(gen / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexMismatchError(f"index in {gen} cannot be read ({exc}); rebuild with `rag ingest`") from exc
     faiss_index = FaissIndex.load(gen / "chunks.faiss", manifest.index_type)

@@ -45,6 +45,7 @@ HOSTILE_DOC = (
     "in the text."
 )
 HOSTILE_QUESTION = "What does the unicorn test page hold?"
+SERVED: dict[str, Path] = {}
 
 
 def _free_port() -> int:
@@ -95,6 +96,7 @@ def server(hosts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
     from ui.api import ServerConfig, create_app
 
     root = tmp_path_factory.mktemp("served")
+    SERVED["feedback"] = root / "feedback.jsonl"
     docs = write_corpus(root / "docs", {**SMALL_CORPUS, "unicorn.txt": HOSTILE_DOC})
     build_index(docs, root / "index", HashEmbedder())
     assistant = Assistant.load(root / "index")
@@ -173,17 +175,15 @@ def test_chat_page_answers_with_citations(server: str, page: Any) -> None:
     assert page.outside == [], "the page must not load anything from outside 127.0.0.1"
 
 
-def test_chat_page_feedback_is_logged(server: str, page: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_chat_page_feedback_is_logged(server: str, page: Any) -> None:
     page.goto(server + "/", wait_until="load")
     page.wait_for_selector("#question textarea", timeout=30_000)
     _ask_chat(page, "Where does Cheddar cheese come from?", 1)
     page.locator("#chat button[aria-label='Like']").first.click()
-    feedback = next(tmp_path_factory.getbasetemp().rglob("feedback.jsonl"), None)
+    feedback = SERVED["feedback"]
     deadline = time.time() + 10
-    while (feedback is None or not feedback.read_text(encoding="utf-8").strip()) and time.time() < deadline:
+    while not (feedback.is_file() and feedback.read_text(encoding="utf-8").strip()) and time.time() < deadline:
         time.sleep(0.1)
-        feedback = next(tmp_path_factory.getbasetemp().rglob("feedback.jsonl"), None)
-    assert feedback is not None
     entry = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
     assert entry["liked"] is True
     assert entry["question"] == "Where does Cheddar cheese come from?"

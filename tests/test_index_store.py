@@ -187,7 +187,7 @@ def test_faiss_refuses_bad_input() -> None:
     with pytest.raises(ConfigError):
         FaissIndex.build(np.ones(4, dtype=np.float32))
     with pytest.raises(ConfigError, match="index_type"):
-        FaissIndex.build(np.ones((3, 4), dtype=np.float32), index_type="hnsw")
+        FaissIndex.build(np.ones((3, 4), dtype=np.float32), index_type="lsh")
     index = FaissIndex.build(np.ones((3, 4), dtype=np.float32))
     for top_k in (0, -1):
         with pytest.raises(ConfigError, match="top_k"):
@@ -606,3 +606,54 @@ def test_an_index_built_with_one_embedder_refuses_another(built: Path) -> None:
         Assistant(stored, OtherEmbedder())
     with pytest.raises(IndexMismatchError, match=r"dim 64"):
         Assistant(stored, HashEmbedder(dim=64))
+
+
+def test_batching_embedder_gives_each_caller_its_own_rows() -> None:
+    import threading
+
+    from rag.embed import BatchingEmbedder, HashEmbedder
+
+    inner = HashEmbedder()
+    calls: list[int] = []
+
+    class Counting:
+        name, dim = inner.name, inner.dim
+
+        def embed(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            return inner.embed(texts)
+
+    batcher = BatchingEmbedder(Counting(), max_texts=8)  # type: ignore[arg-type]
+    texts = [f"question number {i} about rockets" for i in range(40)]
+    results: dict[int, np.ndarray] = {}
+
+    def ask(i: int) -> None:
+        results[i] = batcher.embed([texts[i]])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batcher.close()
+    for i in range(40):
+        assert np.array_equal(results[i], inner.embed([texts[i]]))
+    assert sum(calls) == 40 and max(calls) <= 8
+
+
+def test_index_type_follows_corpus_size_and_hnsw_finds_the_neighbours(tmp_path: Path) -> None:
+    from rag.index import EXACT_UP_TO, choose_index_type
+
+    assert choose_index_type(1_000) == "flat" and choose_index_type(EXACT_UP_TO + 1) == "hnsw"
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((3_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = FaissIndex.build(vectors, "flat")
+    graph = FaissIndex.build(vectors, "hnsw")
+    graph.save(tmp_path / "g.faiss")
+    loaded = FaissIndex.load(tmp_path / "g.faiss", "hnsw")
+    queries = vectors[:100] + 0.05 * rng.standard_normal((100, 32)).astype(np.float32)
+    _, truth = exact.search(queries, 10)
+    _, found = loaded.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
+    assert recall >= 0.95

@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+from rag.embed import BatchingEmbedder
 from rag.pipeline import Assistant
 from ui.api import ServerConfig, create_app
 
@@ -19,14 +20,14 @@ def load_assistant(index_dir: Path, docs_dir: Path | None) -> Assistant:
     from rag.embed import make_embedder
     from rag.store import index_exists, read_manifest
 
-    if docs_dir is None:
-        return Assistant.load(index_dir)
-    name = read_manifest(index_dir).embedder if index_exists(index_dir) else MINILM
+    name = read_manifest(index_dir).embedder if index_exists(index_dir) or docs_dir is None else MINILM
     embedder = make_embedder(name)
-    report = build_index(docs_dir, index_dir, embedder)
-    for error in report.errors:
-        logger.warning("skipped %s", error)
-    return Assistant.load(index_dir, embedder)
+    if docs_dir is not None:
+        report = build_index(docs_dir, index_dir, embedder)
+        for error in report.errors:
+            logger.warning("skipped %s", error)
+    # Concurrent requests share model calls instead of queueing behind one another.
+    return Assistant.load(index_dir, BatchingEmbedder(embedder))
 
 
 def serve(assistant: Assistant, host: str, port: int, config: ServerConfig) -> None:
