@@ -45,6 +45,7 @@ class FaissIndex:
         kind = choose_index_type(len(vectors)) if index_type == "auto" else index_type
         if kind not in INDEX_TYPES:
             raise ConfigError(f"index_type must be 'auto' or one of {INDEX_TYPES}, got {index_type!r}")
+        index: Any
         if kind == "hnsw":
             index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -87,7 +88,8 @@ class FaissIndex:
         try:
             index = faiss.read_index(str(path))
             if index_type == "hnsw":
-                faiss.downcast_index(index).hnsw.efSearch = HNSW_EF_SEARCH
+                graph: Any = faiss.downcast_index(index)
+                graph.hnsw.efSearch = HNSW_EF_SEARCH
         except RuntimeError as exc:
             raise IndexMismatchError(
                 f"{path} is not a readable FAISS index ({exc}); rebuild with `rag ingest`"
