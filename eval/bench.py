@@ -1,0 +1,386 @@
+"""Performance benchmark: the physical floor (one query embedding) against everything built on it.
+
+    python eval/bench.py            # full run (about 20-30 minutes on 2 cores)
+    python eval/bench.py --quick    # a smoke run in a few minutes
+
+Everything runs in one invocation on one machine, so ratios hold while absolute times drift.
+Writes eval/reports/bench.json, bench.md and bench.png and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
+REPORTS = ROOT / "eval" / "reports"
+BIN = Path(sys.executable).parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q * 100)) if values else float("nan")
+
+
+def questions(limit: int | None) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in (SQUAD / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return rows[:limit] if limit else rows
+
+
+def bench_floor_and_ask(index: Path, qs: list[dict[str, Any]]) -> dict[str, Any]:
+    from rag.embed import SentenceTransformerEmbedder
+    from rag.pipeline import Assistant
+
+    embedder = SentenceTransformerEmbedder()
+    assistant = Assistant.load(index, embedder)
+    assistant.warm_up()
+    for q in qs[:20]:  # warm caches and allocator
+        assistant.ask(q["question"])
+    floor, ask = [], []
+    for q in qs:  # interleaved, so drift hits both alike
+        t = time.perf_counter()
+        embedder.embed([q["question"]])
+        floor.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        assistant.ask(q["question"])
+        ask.append((time.perf_counter() - t) * 1000)
+    return {"floor_p50_ms": pct(floor, .5), "floor_p95_ms": pct(floor, .95),
+            "ask_p50_ms": pct(ask, .5), "ask_p95_ms": pct(ask, .95),
+            "ask_to_floor": pct(ask, .5) / pct(floor, .5), "n": len(qs)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(index: Path) -> tuple[subprocess.Popen[bytes], int, float]:
+    port = free_port()
+    began = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "rag"), "serve", "--index", str(index), "--port", str(port),
+                             "--rate", "1000000", "--burst", "1000000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/health")
+            if conn.getresponse().status == 200:
+                return proc, port, time.perf_counter() - began
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("rag serve did not become ready")
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak resident memory (VmHWM starts afresh at exec, unlike ru_maxrss)."""
+    return peak_rss_mb(os.getpid())
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load(port: int, qs: list[dict[str, Any]], clients: int, per_client: int) -> dict[str, Any]:
+    """`clients` threads, each with one keep-alive connection, `per_client` requests each."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for i in range(per_client):
+            body = json.dumps({"question": qs[(offset * per_client + i) % len(qs)]["question"]})
+            t = time.perf_counter()
+            try:
+                conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except OSError:
+                ok = False
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append((time.perf_counter() - t) * 1000)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    return {"clients": clients, "requests": len(latencies), "errors": errors[0],
+            "throughput_rps": len(latencies) / wall, "p50_ms": pct(latencies, .5),
+            "p95_ms": pct(latencies, .95), "p99_ms": pct(latencies, .99)}
+
+
+def bench_http(index: Path, qs: list[dict[str, Any]], quick: bool) -> dict[str, Any]:
+    proc, port, ready = start_server(index)
+    try:
+        load(port, qs, 4, 10)  # warm-up
+        one = load(port, qs, 1, 100 if quick else 300)
+        eight = load(port, qs, 8, 25 if quick else 60)
+        many = load(port, qs, 32, 10 if quick else 30)
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"serve_ready_s": ready, "one": one, "eight": eight, "thirty_two": many, "server_peak_rss_mb": rss}
+
+
+def bench_ingest(tmp: Path) -> dict[str, Any]:
+    from rag.build import build_index
+    from rag.embed import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    embedder.warm_up()
+    t = time.perf_counter()
+    report = build_index(SQUAD / "docs", tmp / "ingest-index", embedder)
+    build_s = time.perf_counter() - t
+    from rag.store import load_index
+
+    stored = load_index(tmp / "ingest-index")
+    texts = [c.text for c in stored.chunks]
+    model = embedder._load()  # the plain sentence-transformers model, same weights
+    t = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    plain_s = time.perf_counter() - t
+    return {"chunks": report.n_chunks, "sentences": report.n_sentences, "build_s": build_s,
+            "build_chunks_per_s": report.n_chunks / build_s, "plain_encode_s": plain_s,
+            "plain_chunks_per_s": len(texts) / plain_s, "ratio": (report.n_chunks / build_s) / (len(texts) / plain_s)}
+
+
+def bench_cold(index: Path) -> dict[str, Any]:
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run([str(BIN / "rag"), "ask", "When were the Normans in Normandy?", "--index", str(index)],
+                       check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return {"ask_cold_s": statistics.median(times), "runs": times}
+
+
+def clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    """Synthetic unit vectors shaped like text embeddings: 2,000 topic centres, each topic
+    spread along its own 16 directions, plus a little isotropic noise. (Uniform random
+    vectors in 384 dimensions are all about equally far apart: no index finds neighbours
+    among them, and no real corpus looks like that.) The same seed gives the same topics."""
+    topics = np.random.default_rng(12345)
+    centres = topics.standard_normal((2_000, dim)).astype(np.float32)
+    bases = topics.standard_normal((2_000, 16, dim)).astype(np.float32) * 0.35
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, dim), dtype=np.float32)
+    for first in range(0, n, 50_000):
+        m = min(50_000, n - first)
+        topic = rng.integers(0, len(centres), m)
+        latent = rng.standard_normal((m, 16)).astype(np.float32)
+        out[first:first + m] = (centres[topic] + np.einsum("ij,ijk->ik", latent, bases[topic])
+                                + 0.5 * rng.standard_normal((m, dim)).astype(np.float32))
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+SCALE_CHILD = r'''
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[4])
+from eval.bench import clustered, vm_hwm_mb
+import faiss
+from rag.index import FaissIndex
+n, kind, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+vectors = clustered(n, 384, 1)
+queries = clustered(200, 384, 2)
+exact = faiss.IndexFlatIP(384); exact.add(vectors)
+_, truth = exact.search(queries, 10)
+del exact
+t = time.perf_counter()
+if kind.startswith("ivf"):
+    nlist = 4096 if n >= 500_000 else 1024
+    quant = faiss.IndexFlatIP(384)
+    index = faiss.IndexIVFFlat(quant, 384, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors[np.random.default_rng(3).choice(n, min(n, 100_000), replace=False)])
+    index.add(vectors)
+    index.nprobe = int(kind.split("-")[1])
+    wrapped = FaissIndex(index, "ivf")
+else:
+    wrapped = FaissIndex.build(vectors, kind)
+build = time.perf_counter() - t
+lat = []
+for q in queries:
+    t = time.perf_counter(); wrapped.search(q, 10); lat.append((time.perf_counter() - t) * 1000)
+_, found = wrapped.search(queries, 10)
+recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
+faiss.write_index(wrapped._index, out)
+import os
+size = os.path.getsize(out) / 2**20
+json.dump({"n": n, "index": kind, "build_s": build, "p50_ms": float(np.percentile(lat, 50)),
+           "recall_at_10": recall, "index_mb": size,
+           "peak_rss_mb": vm_hwm_mb()}, sys.stdout)
+'''
+
+
+def bench_scale(sizes: list[int], tmp: Path) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        for kind in ("flat", "hnsw", "ivf-32"):
+            done = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(n), kind, str(tmp / f"{kind}-{n}.faiss"),
+                                   str(ROOT)], capture_output=True, text=True, timeout=7_200)
+            if done.returncode != 0:
+                rows.append({"n": n, "index": kind, "error": done.stderr.strip().splitlines()[-1:]})
+            else:
+                rows.append(json.loads(done.stdout))
+            print("  scale", rows[-1], flush=True)
+            (tmp / f"{kind}-{n}.faiss").unlink(missing_ok=True)
+    return rows
+
+
+SERVE_1M_CHILD = r'''
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+from eval.bench import clustered, vm_hwm_mb
+from rag.index import FaissIndex
+n = int(sys.argv[1])
+index = FaissIndex.build(clustered(n, 384, 1), "auto")
+queries = clustered(100, 384, 2)
+lat = []
+for q in queries:
+    t = time.perf_counter(); index.search(q, 50); lat.append((time.perf_counter() - t) * 1000)
+json.dump({"n": n, "index": index.index_type, "p50_ms": float(np.percentile(lat, 50)),
+           "peak_rss_mb": vm_hwm_mb()}, sys.stdout)
+'''
+
+
+def write_reports(result: dict[str, Any]) -> None:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    lines = table(result)
+    (REPORTS / "bench.md").write_text("# Benchmark\n\n" + f"`{result['command']}` on {result['machine']}\n\n"
+                                      + "\n".join(lines) + "\n", encoding="utf-8")
+    chart(result)
+
+
+def table(r: dict[str, Any]) -> list[str]:
+    f, h, i, c = r["floor_ask"], r["http"], r["ingest"], r["cold"]
+    rows = [
+        ("query embedding alone (the floor), p50 / p95", f"{f['floor_p50_ms']:.1f} / {f['floor_p95_ms']:.1f} ms", ""),
+        ("Assistant.ask end to end, p50 / p95", f"{f['ask_p50_ms']:.1f} / {f['ask_p95_ms']:.1f} ms",
+         f"{f['ask_to_floor']:.2f}x floor (target <= 1.5x)"),
+        ("POST /api/ask, 1 client, p50 / p95", f"{h['one']['p50_ms']:.1f} / {h['one']['p95_ms']:.1f} ms",
+         f"{h['one']['p50_ms'] / f['floor_p50_ms']:.2f}x floor (target <= 2x)"),
+        ("POST /api/ask, 8 clients", f"{h['eight']['throughput_rps']:.0f} answers/s, p95 {h['eight']['p95_ms']:.0f} ms",
+         f"{h['eight']['errors']} errors"),
+        ("POST /api/ask, 32 clients", f"{h['thirty_two']['throughput_rps']:.0f} answers/s, "
+         f"p95 {h['thirty_two']['p95_ms']:.0f} ms", f"{h['thirty_two']['errors']} errors (target >= 150/s, p95 < 250 ms)"),
+        ("ingest, whole build (chunks + sentences embedded)", f"{i['build_chunks_per_s']:.1f} chunks/s",
+         f"{i['chunks']} chunks, {i['sentences']} sentences in {i['build_s']:.1f} s"),
+        ("plain SentenceTransformer.encode of the chunks", f"{i['plain_chunks_per_s']:.1f} chunks/s",
+         f"build/plain = {i['ratio']:.2f} (target >= 2)"),
+        ("cold start: `rag ask` process to answer", f"{c['ask_cold_s']:.2f} s", "target <= 3 s"),
+        ("cold start: `rag serve` to ready", f"{h['serve_ready_s']:.2f} s", ""),
+        ("server peak RSS, squad-public index", f"{h['server_peak_rss_mb']:.0f} MB", ""),
+    ]
+    if r.get("serve_1m"):
+        s = r["serve_1m"]
+        rows.append((f"index process peak RSS, {s['n']:,} vectors ({s['index']})", f"{s['peak_rss_mb']:.0f} MB",
+                     f"search p50 {s['p50_ms']:.2f} ms"))
+    out = ["| measure | figure | note |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    out += ["", "| vectors | index | build s | p50 query ms | recall@10 | index MB | process peak RSS MB |",
+            "|---|---|---|---|---|---|---|"]
+    for s in r["scale"]:
+        if "error" in s:
+            out.append(f"| {s['n']:,} | {s['index']} | error: {s['error']} | | | | |")
+        else:
+            out.append(f"| {s['n']:,} | {s['index']} | {s['build_s']:.1f} | {s['p50_ms']:.2f} | "
+                       f"{s['recall_at_10']:.3f} | {s['index_mb']:.0f} | {s['peak_rss_mb']:.0f} |")
+    return out
+
+
+def chart(r: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f, h = r["floor_ask"], r["http"]
+    labels = ["floor\n(embed)", "ask", "HTTP\n1 client", "HTTP p95\n8 clients", "HTTP p95\n32 clients"]
+    values = [f["floor_p50_ms"], f["ask_p50_ms"], h["one"]["p50_ms"], h["eight"]["p95_ms"], h["thirty_two"]["p95_ms"]]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(labels, values, color=["#888", "#0b57d0", "#0b57d0", "#e37400", "#e37400"])
+    for x, v in enumerate(values):
+        ax.text(x, v, f"{v:.1f}", ha="center", va="bottom")
+    ax.set_ylabel("ms")
+    ax.set_title("Latency against the floor (one query embedding), squad-public questions")
+    fig.tight_layout()
+    fig.savefig(REPORTS / "bench.png", dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer questions and 100k vectors at most")
+    parser.add_argument("--scale", default=None, help="comma-separated vector counts (default 100000,1000000)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in (args.scale or ("20000,100000" if args.quick else "100000,1000000")).split(",")]
+    qs = questions(200 if args.quick else None)
+    tmp = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    try:
+        from rag.build import build_index
+        from rag.embed import SentenceTransformerEmbedder
+
+        index = tmp / "squad-index"
+        build_index(SQUAD / "docs", index, SentenceTransformerEmbedder())
+        result: dict[str, Any] = {"command": "python eval/bench.py" + (" --quick" if args.quick else ""),
+                                  "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
+                                  "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        print("floor and ask ...", flush=True)
+        result["floor_ask"] = bench_floor_and_ask(index, qs)
+        print("http ...", flush=True)
+        result["http"] = bench_http(index, qs, args.quick)
+        print("ingest ...", flush=True)
+        result["ingest"] = bench_ingest(tmp)
+        print("cold start ...", flush=True)
+        result["cold"] = bench_cold(index)
+        print("scale ...", flush=True)
+        result["scale"] = bench_scale(sizes, tmp)
+        big = max(sizes)
+        done = subprocess.run([sys.executable, "-c", SERVE_1M_CHILD, str(big), str(ROOT)],
+                              capture_output=True, text=True, timeout=7_200)
+        result["serve_1m"] = json.loads(done.stdout) if done.returncode == 0 else None
+        write_reports(result)
+        print("\n".join(table(result)))
+        print(f"reports: {REPORTS / 'bench.md'}, {REPORTS / 'bench.json'}, {REPORTS / 'bench.png'}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
