@@ -89,13 +89,17 @@ def load_documents(docs_dir: Path | str, config: IngestConfig | None = None) -> 
     documents: list[Document] = []
     errors: list[IngestError] = []
     seen: dict[str, Path] = {}
+    texts: dict[str, Path] = {}
     for path in paths:
         try:
             doc = read_document(path, root, cfg)
+            if doc.text in texts:
+                raise IngestError(path, f"has the same text as {texts[doc.text]}; indexed once")
         except IngestError as exc:
             logger.warning("%s", exc)
             errors.append(exc)
             continue
+        texts[doc.text] = path
         if doc.doc_id in seen:
             doc_id = path.relative_to(root).as_posix()
             logger.info("%s and %s share a name; using %s", seen[doc.doc_id], path, doc_id)

@@ -46,6 +46,15 @@ class Assistant:
     ) -> Assistant:
         """Load the index in `index_dir`, with the embedder its manifest names unless given."""
         stored = load_index(Path(index_dir))
+        if settings is not None and settings.chunk != stored.manifest.chunk_config:
+            m = stored.manifest
+            raise IndexMismatchError(
+                f"index in {index_dir} was chunked with {m.chunk_tokens}/{m.overlap_tokens} tokens "
+                f"({m.encoding}), not {settings.chunk.chunk_tokens}/{settings.chunk.overlap_tokens}; "
+                "rebuild with `rag ingest`"
+            )
+        if settings is None:
+            settings = Settings(chunk=stored.manifest.chunk_config)
         return cls(stored, embedder or make_embedder(stored.manifest.embedder), settings)
 
     def warm_up(self) -> None:

@@ -1,0 +1,192 @@
+"""Reliability: concurrency, crash safety under kill -9, hostile files, bursts, a bounded load."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.build import build_index
+from rag.config import ChunkConfig, IngestConfig, Settings
+from rag.embed import HashEmbedder
+from rag.errors import IndexMismatchError
+from rag.ingest import load_documents
+from rag.pipeline import Assistant
+from rag.store import load_index, read_manifest
+from ui.api import ServerConfig, create_app
+
+from .conftest import ROOT, SMALL_CORPUS, write_corpus
+
+DEV_QUESTIONS = [json.loads(line)["question"] for line in
+                 (ROOT / "eval" / "questions" / "xian-dev.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_sixteen_threads_get_the_serial_answers(hash_default_assistant: Assistant) -> None:
+    serial = [hash_default_assistant.ask(q).to_dict() for q in DEV_QUESTIONS]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        parallel = list(pool.map(lambda q: hash_default_assistant.ask(q).to_dict(), DEV_QUESTIONS * 3))
+    for i, answer in enumerate(parallel):
+        expected = dict(serial[i % len(serial)])
+        answer.pop("latency_ms")
+        expected.pop("latency_ms")
+        assert answer == expected
+
+
+def _many_docs(folder: Path, round_: int) -> None:
+    rng = random.Random(round_)
+    words = "rocket engine plant chip city data conference market firm talent".split()
+    for i in range(40):
+        body = " ".join(rng.choice(words) for _ in range(300))
+        (folder / f"doc{i:02d}.txt").write_text(f"Document {i} round {round_}. {body}.", encoding="utf-8")
+
+
+def test_kill_9_during_ingest_never_breaks_the_index(tmp_path: Path) -> None:
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    _many_docs(docs, 0)
+    build_index(docs, index, HashEmbedder())
+    rng = random.Random(1234)
+    killed_mid_build = 0
+    for round_ in range(1, 21):
+        _many_docs(docs, round_)
+        before = read_manifest(index)
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", "--docs", str(docs), "--index", str(index),
+                                 "--embedder", "hash"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 2.0))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed_mid_build += 1
+        proc.wait()
+        after = read_manifest(index)  # the old generation or the complete new one
+        assert after.files == before.files or after.created >= before.created
+        stored = load_index(index)
+        assistant = Assistant(stored, HashEmbedder())
+        answer = assistant.ask("Which round is document 3 from?")
+        assert answer.citations and all(c.quote for c in answer.citations)
+    assert killed_mid_build >= 5, "the kills should land during builds"
+
+
+def test_index_with_other_chunk_settings_is_refused_at_load(small_docs: Path, tmp_path: Path) -> None:
+    build_index(small_docs, tmp_path / "index", HashEmbedder(), Settings(chunk=ChunkConfig(64, 8)))
+    with pytest.raises(IndexMismatchError, match="rebuild with `rag ingest`"):
+        Assistant.load(tmp_path / "index", settings=Settings())
+    assert Assistant.load(tmp_path / "index").settings.chunk == ChunkConfig(64, 8)
+
+
+def test_cli_refuses_a_damaged_index_in_one_line(small_docs: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    build_index(small_docs, index, HashEmbedder())
+    gen = next(index.glob("gen-*"))
+    (gen / "chunks.npy").write_bytes(b"\x93NUMPY garbage")
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Where is Cheddar?", "--index", str(index)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "rebuild with `rag ingest`" in lines[0] and "Traceback" not in done.stderr
+
+
+def _zip_bomb(path: Path) -> None:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.txt", b"0" * 50_000_000)
+
+
+def _flate_bomb_pdf() -> bytes:
+    import zlib
+
+    data = zlib.compress(b"0 0 Td " * 10_000_000, 9)
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << >> >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+def test_hostile_files_are_named_and_the_rest_indexed(tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path / "docs", dict(SMALL_CORPUS))
+    with open(docs / "huge.txt", "wb") as fh:  # 200 MB, sparse: costs no disk
+        fh.truncate(200 * 1024 * 1024)
+    _zip_bomb(docs / "bomb.pdf")
+    (docs / "flate-bomb.pdf").write_bytes(_flate_bomb_pdf())
+    (docs / "scripts.html").write_text("<html><body>" + "<script>alert(1)</script>" * 1000
+                                       + "<p>Only this sentence is text.</p></body></html>", encoding="utf-8")
+    (docs / "zz-copy-of-rockets.txt").write_text(SMALL_CORPUS["rockets.txt"], encoding="utf-8")
+    (docs / "binary.txt").write_bytes(os.urandom(4096) + b"\x00")
+    (docs / "latin1.txt").write_bytes("Caf\xe9".encode("latin-1"))
+    outside = tmp_path / "secret.txt"
+    outside.write_text("a secret outside the docs folder", encoding="utf-8")
+    (docs / "link.txt").symlink_to(outside)
+    began = time.perf_counter()
+    report = load_documents(docs, IngestConfig())
+    assert time.perf_counter() - began < 30
+    failed = {e.path.name: e.reason for e in report.errors}
+    assert "limit" in failed["huge.txt"]
+    assert "bomb.pdf" in failed and "flate-bomb.pdf" in failed
+    assert "same text" in failed["zz-copy-of-rockets.txt"]
+    assert "binary" in failed["binary.txt"] and "UTF-8" in failed["latin1.txt"]
+    assert any(p.name == "link.txt" for p in report.skipped)
+    indexed = {d.doc_id: d for d in report.documents}
+    assert set(indexed) == {"rockets", "chips", "cheese", "scripts"}
+    assert indexed["scripts"].text == "Only this sentence is text."
+    assert all("secret" not in d.text for d in report.documents)
+
+
+@pytest.fixture
+def burst_client(small_assistant: Assistant, tmp_path: Path) -> Iterator[TestClient]:
+    config = ServerConfig(cors_origins=("http://ok.example",), rate_per_minute=60, rate_burst=10,
+                          chat_page=False, feedback_path=tmp_path / "f.jsonl")
+    with TestClient(create_app(small_assistant, config)) as client:
+        yield client
+
+
+def test_rate_limit_and_cors_hold_under_a_burst(burst_client: TestClient) -> None:
+    def ask(origin: str | None) -> int:
+        headers = {"Origin": origin} if origin else {}
+        return burst_client.post("/api/ask", json={"question": "Where is Cheddar?"}, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(ask, ["http://ok.example"] * 40))
+        refused = list(pool.map(ask, ["http://bad.example"] * 40))
+    assert codes.count(200) == 10 and codes.count(429) == 30
+    assert set(refused) == {403}
+
+
+def test_bounded_load_has_no_errors(small_assistant: Assistant, tmp_path: Path) -> None:
+    """The quick form of eval/load.py: 600 requests from 32 clients over real HTTP."""
+    import uvicorn
+
+    from eval.load import run_load
+
+    config = ServerConfig(rate_per_minute=1e9, rate_burst=10**9, chat_page=False, feedback_path=tmp_path / "f.jsonl")
+    server = uvicorn.Server(uvicorn.Config(create_app(small_assistant, config), host="127.0.0.1", port=0,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        result = run_load(port, ["Where does Cheddar cheese come from?", "When did the rocket fly?"], 32, 600)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert result["requests"] == 600
+    assert result["server_errors"] == 0 and result["dropped"] == 0 and result["other_errors"] == 0
