@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint install clean-index eval
+.PHONY: run test test-fast lint install clean-index eval bench load fuzz
 
 install: $(STAMP)
 
@@ -28,7 +28,7 @@ test: $(STAMP)
 
 ## Only the fast tests (hashing embedder).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 SQUAD := ../shared/benchmarks/squad-public
 ## Score the held-out test split, the dev split and squad-public; reports land in eval/reports/.
@@ -36,6 +36,18 @@ eval: $(STAMP)
 	$(BIN)/rag eval --questions eval/questions/xian-test.jsonl --docs docs --name xian-test
 	$(BIN)/rag eval --questions eval/questions/xian-dev.jsonl --docs docs --name xian-dev
 	$(BIN)/rag eval --questions $(SQUAD)/questions.jsonl --docs $(SQUAD)/docs --name squad-public
+
+## Performance report: eval/reports/bench.{md,json,png} (about 25 minutes on 2 cores).
+bench: $(STAMP)
+	$(BIN)/python eval/bench.py
+
+## 10,000 requests from 32 clients against rag serve on loopback; prints its figures.
+load: $(STAMP)
+	$(BIN)/python eval/load.py
+
+## The property tests at full size: 1,000 examples each, API operations included.
+fuzz: $(STAMP)
+	RAG_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py --hypothesis-show-statistics -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag tests

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +66,16 @@ def evaluate(
     `sources` are the raw texts of the documents: quotes must be found in them verbatim
     (modulo white space), as the reference scorer checks.
     """
-    rows: list[Scored] = []
-    for q in questions:
-        try:
-            answer, hits = assistant.ask_traced(q.question, q.history)
-            retrieved = [assistant.stored.chunks[h.row].text for h in hits]
-        except InvalidQueryError as exc:
-            logger.warning("question %s refused: %s", q.id, exc)
-            answer, retrieved = Answer(q.question, "", True, 0.0, ()), []
-        rows.append(Scored(q, answer.to_dict(), retrieved))
-        if on_answer is not None:
-            on_answer()
+    rows = [_ask(assistant, q, on_answer) for q in questions]
     groups: dict[str, list[Scored]] = {}
     for row in rows:
+        groups.setdefault(question_type(row.question), []).append(row)
+    # Follow-ups asked again in their stand-alone form: history should resolve as well as that.
+    standalone = [
+        _ask(assistant, replace(q, question=q.standalone, history=(), type=f"{question_type(q)} (standalone)"), None)
+        for q in questions if q.standalone
+    ]
+    for row in standalone:
         groups.setdefault(question_type(row.question), []).append(row)
     return EvalResult(
         name=name,
@@ -86,6 +83,18 @@ def evaluate(
         by_type={kind: summarize(group, sources) for kind, group in sorted(groups.items())},
         answers=tuple(dict(r.answer) for r in rows),
     )
+
+
+def _ask(assistant: Assistant, q: Question, on_answer: Callable[[], None] | None) -> Scored:
+    try:
+        answer, hits = assistant.ask_traced(q.question, q.history)
+        retrieved = [assistant.stored.chunks[h.row].text for h in hits]
+    except InvalidQueryError as exc:
+        logger.warning("question %s refused: %s", q.id, exc)
+        answer, retrieved = Answer(q.question, "", True, 0.0, ()), []
+    if on_answer is not None:
+        on_answer()
+    return Scored(q, answer.to_dict(), retrieved)
 
 
 def read_sources(docs_dir: Path, assistant: Assistant) -> list[str]:

@@ -184,6 +184,8 @@ class Question:
     unanswerable: bool = False
     evidence: str | None = None
     type: str | None = None
+    standalone: str | None = None
+    """For a follow-up: the same question asked without history (to compare the two)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, line: int = 0) -> Question:
@@ -214,4 +216,5 @@ class Question:
             unanswerable=bool(data.get("unanswerable", False)) or not answers,
             evidence=data.get("evidence"),
             type=data.get("type"),
+            standalone=data.get("standalone"),
         )

@@ -23,6 +23,9 @@ MIN_TOTAL = 85
 KEYS = {"id": str, "question": str, "history": list, "answers": list,
         "doc_id": str, "answer_start": (int, type(None)),
         "evidence": (str, type(None)), "type": str, "unanswerable": bool}
+# Present exactly on followup questions: the question rewritten to be
+# self-contained (pronouns/ellipsis resolved from the history).
+OPTIONAL_KEYS = {"standalone": str}
 # Leading metadata such as " date 2020-09-23 " is not article text.
 META_RE = re.compile(r"^\s*date \d{4}-\d{2}-\d{2} ")
 
@@ -47,7 +50,7 @@ def check_record(rec, raw, body_start, where, errors):
         errors.append(f"{where}: {msg}")
 
     missing = [k for k in KEYS if k not in rec]
-    extra = [k for k in rec if k not in KEYS]
+    extra = [k for k in rec if k not in KEYS and k not in OPTIONAL_KEYS]
     if missing:
         err(f"missing keys {missing}")
     if extra:
@@ -74,6 +77,21 @@ def check_record(rec, raw, body_start, where, errors):
         err("followup question needs a non-empty history")
     if rec["type"] != "followup" and rec["history"]:
         err("only followup questions carry history")
+    if rec["type"] == "followup":
+        sa = rec.get("standalone")
+        if sa is None:
+            err("followup question needs a 'standalone' rewrite")
+        elif not isinstance(sa, str) or not sa.strip():
+            err("'standalone' must be a non-empty string")
+        else:
+            norm = lambda t: " ".join(t.lower().split())
+            if norm(sa) == norm(rec["question"]):
+                err("'standalone' must differ from 'question'")
+            for a in rec["answers"]:
+                if a.lower() in sa.lower():
+                    err(f"'standalone' contains gold answer {a!r}")
+    elif "standalone" in rec:
+        err("only followup questions carry 'standalone'")
 
     is_unans = rec["unanswerable"]
     if is_unans != (rec["type"] == "unanswerable"):
