@@ -10,11 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rag.config import HASH, MINILM
 from rag.errors import RagError
 from rag.types import Answer, Question
+
+if TYPE_CHECKING:
+    from rag.embed import Embedder
 
 logger = logging.getLogger("rag")
 
@@ -113,11 +116,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag.build import build_index
+def _embedder(name: str) -> Embedder:
+    """The embedder by name, on the backend RAG_BACKEND asks for (onnx by default, or torch)."""
     from rag.embed import make_embedder
 
-    report = build_index(args.docs, args.index, make_embedder(args.embedder), progress=TqdmProgress())
+    return make_embedder(name, os.environ.get("RAG_BACKEND") or None)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.build import build_index
+
+    report = build_index(args.docs, args.index, _embedder(args.embedder), progress=TqdmProgress())
     for error in report.errors:
         print(f"rag: skipped {error}", file=sys.stderr)
     for path in report.skipped:
@@ -139,8 +148,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.batch is not None and args.question is not None:
         raise RagError("give either a question or --batch FILE, not both")
+    from rag.store import read_manifest
+
     questions = _read_batch(args.batch) if args.batch is not None else None
-    assistant = Assistant.load(args.index)
+    assistant = Assistant.load(args.index, _embedder(read_manifest(args.index).embedder))
     if questions is not None:
         return _ask_batch(assistant, questions, args.json, sys.stdout)
     if args.question is None:
@@ -152,7 +163,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.build import build_index
-    from rag.embed import make_embedder
     from rag.evaluate import EvalResult, evaluate, question_type, read_questions, read_sources
     from rag.metrics import Scored, summarize
     from rag.pipeline import Assistant
@@ -164,7 +174,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     folder = args.docs.resolve()
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
     index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
-    embedder = make_embedder(args.embedder)
+    embedder = _embedder(args.embedder)
     report = build_index(args.docs, index, embedder, progress=TqdmProgress())
     for error in report.errors:
         print(f"rag: skipped {error}", file=sys.stderr)
@@ -195,7 +205,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     meta = {
         "questions": str(args.questions), "docs": str(args.docs), "embedder": args.embedder,
         "documents": report.n_documents, "chunks": report.n_chunks, "sentences": report.n_sentences,
-        "command": "rag " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "rag eval",
+        "command": "rag " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "rag eval",
     }
     paths = write_reports(result, args.reports, meta)
     print(text_table(result))
@@ -214,7 +224,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     allowed = tuple(args.cors_origin) + tuple(o.strip() for o in origins.split(",") if o.strip())
     config = ServerConfig(cors_origins=allowed, rate_per_minute=args.rate, rate_burst=args.burst,
                           feedback_path=args.feedback)
-    assistant = load_assistant(args.index, args.docs)
+    assistant = load_assistant(args.index, args.docs, os.environ.get("RAG_BACKEND") or None)
     serve(assistant, args.host, args.port, config)
     return 0
 
@@ -222,12 +232,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from rag.build import build_index
     from rag.config import MINILM
-    from rag.embed import make_embedder
     from rag.pipeline import Assistant
     from rag.store import index_exists, read_manifest
 
     embedder_name = read_manifest(args.index).embedder if index_exists(args.index) else MINILM
-    embedder = make_embedder(embedder_name)
+    embedder = _embedder(embedder_name)
     report = build_index(args.docs, args.index, embedder, progress=TqdmProgress())
     for error in report.errors:
         print(f"rag: skipped {error}", file=sys.stderr)

@@ -78,10 +78,12 @@ def hash_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.Tem
 
 @pytest.fixture(scope="session")
 def minilm_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    """An assistant over the default corpus with the real all-MiniLM-L6-v2 model."""
-    from rag.embed import SentenceTransformerEmbedder
+    """An assistant over the default corpus with the real all-MiniLM-L6-v2 model, on the
+    default backend (ONNX Runtime; tests/test_onnx.py holds it to the torch model's vectors)."""
+    from rag.config import MINILM
+    from rag.embed import make_embedder
 
     index = tmp_path_factory.mktemp("minilm-index")
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(MINILM)
     build_index(default_docs_copy, index, embedder)
     return Assistant.load(index, embedder)

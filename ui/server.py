@@ -13,7 +13,7 @@ from ui.api import ServerConfig, create_app
 logger = logging.getLogger(__name__)
 
 
-def load_assistant(index_dir: Path, docs_dir: Path | None) -> Assistant:
+def load_assistant(index_dir: Path, docs_dir: Path | None, backend: str | None = None) -> Assistant:
     """The assistant for `index_dir`, first building or updating it from `docs_dir` if given."""
     from rag.build import build_index
     from rag.config import MINILM
@@ -21,7 +21,7 @@ def load_assistant(index_dir: Path, docs_dir: Path | None) -> Assistant:
     from rag.store import index_exists, read_manifest
 
     name = read_manifest(index_dir).embedder if index_exists(index_dir) or docs_dir is None else MINILM
-    embedder = make_embedder(name)
+    embedder = make_embedder(name, backend)
     if docs_dir is not None:
         report = build_index(docs_dir, index_dir, embedder)
         for error in report.errors:

@@ -1,0 +1,161 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime: the same weights and vectors, no torch at query time.
+
+The model is exported once, locally, from the bundled weights (this needs torch, which the
+project installs anyway) into a cache folder; after that, embedding needs only onnxruntime,
+`tokenizers` and numpy, which load in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import MINILM
+from rag.embed import ProgressCallback, bundled_model_path, normalize_rows
+from rag.errors import RagError
+
+logger = logging.getLogger(__name__)
+
+MAX_TOKENS = 256
+"""MiniLM's window; the bundled tokenizer.json says 128, sentence-transformers uses 256."""
+
+
+def cache_dir() -> Path:
+    """Where exported models live: $RAG_MODEL_CACHE, else ~/.cache/rag."""
+    root = os.environ.get("RAG_MODEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "rag")
+    return Path(root)
+
+
+def exported_path(model_dir: str) -> Path:
+    """The ONNX file for a model folder, named by the hash of its weights."""
+    weights = Path(model_dir) / "model.safetensors"
+    stat = weights.stat()
+    key = hashlib.sha1(f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_dir() / f"minilm-{key}" / "model.onnx"
+
+
+def export_onnx(model_dir: str, target: Path) -> Path:
+    """Export the transformer of `model_dir` to ONNX (fp32) at `target`, atomically."""
+    import torch
+    from transformers import AutoModel
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    bert = AutoModel.from_pretrained(model_dir, attn_implementation="eager")
+    bert.eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    ids = torch.ones((2, 8), dtype=torch.long)
+    tmp = target.with_suffix(f".tmp-{os.getpid()}")
+    with torch.no_grad():
+        torch.onnx.export(
+            Encoder(),
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in
+                          ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(tmp, target)
+    logger.info("exported %s to %s", model_dir, target)
+    return target
+
+
+def _export_in_subprocess(model_dir: str, target: Path) -> None:
+    """Export in a child process, so torch never loads (and never spins threads) in this one."""
+    import subprocess
+    import sys
+
+    code = "import sys; from pathlib import Path; from rag.embed_onnx import export_onnx; " \
+           "export_onnx(sys.argv[1], Path(sys.argv[2]))"
+    logger.info("exporting the embedding model to ONNX (once): %s", target)
+    done = subprocess.run([sys.executable, "-c", code, model_dir, str(target)], capture_output=True, text=True)
+    if done.returncode != 0 or not target.is_file():
+        raise RagError(f"exporting the model to ONNX failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+class OnnxEmbedder:
+    """MiniLM embeddings from ONNX Runtime: mean pooling and normalisation as sentence-transformers
+    does them, so vectors match the torch model's (cosine > 0.9999) and indexes are shared."""
+
+    def __init__(self, model_dir: str | None = None, batch_size: int = 32, threads: int | None = None) -> None:
+        self._model_dir = model_dir
+        self._batch_size = batch_size
+        self._threads = threads
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return MINILM
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def warm_up(self) -> None:
+        self.embed(["warm up"])
+
+    def embed(self, texts: Sequence[str], *, progress: ProgressCallback | None = None) -> np.ndarray:
+        session, tokenizer = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # Similar lengths together: each batch pads only to its own longest text.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for first in range(0, len(order), self._batch_size):
+            rows = order[first:first + self._batch_size]
+            encodings = tokenizer.encode_batch([texts[i] for i in rows])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                        "token_type_ids": np.zeros_like(ids)})[0]
+            weights = mask[:, :, None].astype(np.float32)
+            out[rows] = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if progress is not None:
+                progress(len(rows))
+        return normalize_rows(out)
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._session is not None:
+            return self._session, self._tokenizer
+        with self._lock:
+            if self._session is None:
+                model_dir = self._model_dir or bundled_model_path()
+                path = exported_path(model_dir)
+                try:
+                    if not path.is_file():
+                        _export_in_subprocess(model_dir, path)
+                    import onnxruntime as ort
+                    from tokenizers import Tokenizer
+
+                    options = ort.SessionOptions()
+                    options.intra_op_num_threads = self._threads or min(os.cpu_count() or 1, 4)
+                    options.inter_op_num_threads = 1
+                    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+                    tokenizer.enable_truncation(MAX_TOKENS)
+                    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                except (OSError, ValueError, ImportError, RuntimeError) as exc:
+                    raise RagError(f"cannot load the ONNX embedding model ({exc})") from exc
+                self._tokenizer = tokenizer
+                self._session = session
+        return self._session, self._tokenizer
