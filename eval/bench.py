@@ -299,7 +299,8 @@ def table(r: dict[str, Any]) -> list[str]:
         ("POST /api/ask, 8 clients", f"{h['eight']['throughput_rps']:.0f} answers/s, p95 {h['eight']['p95_ms']:.0f} ms",
          f"{h['eight']['errors']} errors"),
         ("POST /api/ask, 32 clients", f"{h['thirty_two']['throughput_rps']:.0f} answers/s, "
-         f"p95 {h['thirty_two']['p95_ms']:.0f} ms", f"{h['thirty_two']['errors']} errors (target >= 150/s, p95 < 250 ms)"),
+         f"p95 {h['thirty_two']['p95_ms']:.0f} ms",
+         f"{h['thirty_two']['errors']} errors (target >= 150/s, p95 < 250 ms)"),
         ("ingest, whole build (chunks + sentences embedded)", f"{i['build_chunks_per_s']:.1f} chunks/s",
          f"{i['chunks']} chunks, {i['sentences']} sentences in {i['build_s']:.1f} s"),
         ("plain SentenceTransformer.encode of the chunks", f"{i['plain_chunks_per_s']:.1f} chunks/s",

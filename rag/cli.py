@@ -18,6 +18,7 @@ from rag.types import Answer, Question
 
 if TYPE_CHECKING:
     from rag.embed import Embedder
+    from rag.pipeline import Assistant
 
 logger = logging.getLogger("rag")
 
@@ -148,9 +149,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.batch is not None and args.question is not None:
         raise RagError("give either a question or --batch FILE, not both")
+    from rag.evaluate import read_questions
     from rag.store import read_manifest
 
-    questions = _read_batch(args.batch) if args.batch is not None else None
+    questions = read_questions(args.batch) if args.batch is not None else None
     assistant = Assistant.load(args.index, _embedder(read_manifest(args.index).embedder))
     if questions is not None:
         return _ask_batch(assistant, questions, args.json, sys.stdout)
@@ -163,8 +165,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.build import build_index
-    from rag.evaluate import EvalResult, evaluate, question_type, read_questions, read_sources
-    from rag.metrics import Scored, summarize
+    from rag.evaluate import evaluate, read_questions, read_sources, score
+    from rag.metrics import Scored
     from rag.pipeline import Assistant
     from rag.report import text_table, write_reports
 
@@ -184,12 +186,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines() if line.strip()]
         if len(answers) != len(questions):
             raise RagError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
-        rows = [Scored(q, a) for q, a in zip(questions, answers, strict=True)]
-        groups: dict[str, list[Scored]] = {}
-        for row in rows:
-            groups.setdefault(question_type(row.question), []).append(row)
-        result = EvalResult(name, summarize(rows, sources),
-                            {k: summarize(g, sources) for k, g in sorted(groups.items())}, tuple(answers))
+        result = score([Scored(q, a) for q, a in zip(questions, answers, strict=True)], sources, name)
     else:
         progress = TqdmProgress()
         progress.start(len(questions), "asking")
@@ -243,29 +240,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return _interactive(Assistant.load(args.index, embedder))
 
 
-def _read_batch(path: Path) -> list[Question]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RagError(f"cannot read {path}: {exc}") from exc
-    questions = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            questions.append(Question.from_dict(json.loads(line), line=number))
-        except json.JSONDecodeError as exc:
-            raise RagError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-        except ValueError as exc:
-            raise RagError(f"{path}: {exc}") from exc
-    return questions
-
-
-def _ask_batch(assistant: object, questions: list[Question], as_json: bool, out: TextIO) -> int:
+def _ask_batch(assistant: Assistant, questions: list[Question], as_json: bool, out: TextIO) -> int:
     from rag.errors import InvalidQueryError
-    from rag.pipeline import Assistant
 
-    assert isinstance(assistant, Assistant)
     failures = 0
     for q in questions:
         try:
@@ -278,11 +255,9 @@ def _ask_batch(assistant: object, questions: list[Question], as_json: bool, out:
     return 1 if failures else 0
 
 
-def _interactive(assistant: object) -> int:
+def _interactive(assistant: Assistant) -> int:
     from rag.errors import InvalidQueryError
-    from rag.pipeline import Assistant
 
-    assert isinstance(assistant, Assistant)
     print("Ask a question about the documents (empty line or Ctrl-D to quit).")
     history: list[str] = []
     while True:

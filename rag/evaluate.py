@@ -67,15 +67,18 @@ def evaluate(
     (modulo white space), as the reference scorer checks.
     """
     rows = [_ask(assistant, q, on_answer) for q in questions]
-    groups: dict[str, list[Scored]] = {}
-    for row in rows:
-        groups.setdefault(question_type(row.question), []).append(row)
     # Follow-ups asked again in their stand-alone form: history should resolve as well as that.
     standalone = [
         _ask(assistant, replace(q, question=q.standalone, history=(), type=f"{question_type(q)} (standalone)"), None)
         for q in questions if q.standalone
     ]
-    for row in standalone:
+    return score(rows, sources, name, extra=standalone)
+
+
+def score(rows: Sequence[Scored], sources: Sequence[str], name: str, extra: Sequence[Scored] = ()) -> EvalResult:
+    """Metrics over `rows`, overall and per question type; `extra` rows count only in their type."""
+    groups: dict[str, list[Scored]] = {}
+    for row in [*rows, *extra]:
         groups.setdefault(question_type(row.question), []).append(row)
     return EvalResult(
         name=name,
