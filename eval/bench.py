@@ -44,10 +44,9 @@ def questions(limit: int | None) -> list[dict[str, Any]]:
 
 
 def bench_floor_and_ask(index: Path, qs: list[dict[str, Any]]) -> dict[str, Any]:
-    from rag.embed import SentenceTransformerEmbedder
     from rag.pipeline import Assistant
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = default_embedder()
     assistant = Assistant.load(index, embedder)
     assistant.warm_up()
     for q in qs[:20]:  # warm caches and allocator
@@ -63,6 +62,14 @@ def bench_floor_and_ask(index: Path, qs: list[dict[str, Any]]) -> dict[str, Any]
     return {"floor_p50_ms": pct(floor, .5), "floor_p95_ms": pct(floor, .95),
             "ask_p50_ms": pct(ask, .5), "ask_p95_ms": pct(ask, .95),
             "ask_to_floor": pct(ask, .5) / pct(floor, .5), "n": len(qs)}
+
+
+def default_embedder() -> Any:
+    """The embedder `rag` uses by default (RAG_BACKEND respected), as the server runs it."""
+    from rag.config import MINILM
+    from rag.embed import make_embedder
+
+    return make_embedder(MINILM, os.environ.get("RAG_BACKEND") or None)
 
 
 def free_port() -> int:
@@ -157,21 +164,23 @@ def bench_http(index: Path, qs: list[dict[str, Any]], quick: bool) -> dict[str, 
 
 def bench_ingest(tmp: Path) -> dict[str, Any]:
     from rag.build import build_index
-    from rag.embed import SentenceTransformerEmbedder
+    from rag.store import load_index
 
-    embedder = SentenceTransformerEmbedder()
-    embedder.warm_up()
+    embedder = default_embedder()
+    embedder.embed(["warm up"])
     t = time.perf_counter()
     report = build_index(SQUAD / "docs", tmp / "ingest-index", embedder)
     build_s = time.perf_counter() - t
-    from rag.store import load_index
-
-    stored = load_index(tmp / "ingest-index")
-    texts = [c.text for c in stored.chunks]
-    model = embedder._load()  # the plain sentence-transformers model, same weights
-    t = time.perf_counter()
-    model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
-    plain_s = time.perf_counter() - t
+    texts = [c.text for c in load_index(tmp / "ingest-index").chunks]
+    # The reference: a plain sentence-transformers encode of the same chunk texts, in its own
+    # process (torch and onnxruntime in one process fight over the cores).
+    code = ("import sys, json, time; from sentence_transformers import SentenceTransformer; "
+            "from rag.embed import bundled_model_path; m = SentenceTransformer(bundled_model_path(), device='cpu'); "
+            "texts = json.load(sys.stdin); m.encode(texts[:8]); t = time.perf_counter(); "
+            "m.encode(texts, batch_size=32, normalize_embeddings=True); print(time.perf_counter() - t)")
+    done = subprocess.run([sys.executable, "-c", code], input=json.dumps(texts), capture_output=True, text=True,
+                          check=True, timeout=1_800)
+    plain_s = float(done.stdout.strip().splitlines()[-1])
     return {"chunks": report.n_chunks, "sentences": report.n_sentences, "build_s": build_s,
             "build_chunks_per_s": report.n_chunks / build_s, "plain_encode_s": plain_s,
             "plain_chunks_per_s": len(texts) / plain_s, "ratio": (report.n_chunks / build_s) / (len(texts) / plain_s)}
@@ -283,7 +292,8 @@ def write_reports(result: dict[str, Any]) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = table(result)
-    (REPORTS / "bench.md").write_text("# Benchmark\n\n" + f"`{result['command']}` on {result['machine']}\n\n"
+    (REPORTS / "bench.md").write_text("# Benchmark\n\n" + f"`{result['command']}` on {result['machine']}, "
+                                      f"embedding backend {result['backend']}, {result['when']}\n\n"
                                       + "\n".join(lines) + "\n", encoding="utf-8")
     chart(result)
 
@@ -314,6 +324,8 @@ def table(r: dict[str, Any]) -> list[str]:
         rows.append((f"process holding the saved {s['n']:,}-vector {s['index']} index, peak RSS",
                      f"{s['peak_rss_mb']:.0f} MB", f"search p50 {s['p50_ms']:.2f} ms (top 50)"))
     out = ["| measure | figure | note |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    if r.get("scale_from"):
+        out += ["", f"FAISS rows below: from the full run of {r['scale_from']} (`--reuse-scale`)."]
     out += ["", "| vectors | index | build s | p50 query ms | recall@10 | index MB | process peak RSS MB |",
             "|---|---|---|---|---|---|---|"]
     for s in r["scale"]:
@@ -349,18 +361,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer questions and 100k vectors at most")
     parser.add_argument("--scale", default=None, help="comma-separated vector counts (default 100000,1000000)")
+    parser.add_argument("--reuse-scale", type=Path, metavar="BENCH_JSON",
+                        help="take the FAISS scale rows from an earlier bench.json instead of rebuilding "
+                             "(they do not depend on the embedding backend); the report says so")
     args = parser.parse_args()
     sizes = [int(s) for s in (args.scale or ("20000,100000" if args.quick else "100000,1000000")).split(",")]
     qs = questions(200 if args.quick else None)
     tmp = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
         from rag.build import build_index
-        from rag.embed import SentenceTransformerEmbedder
 
         index = tmp / "squad-index"
-        build_index(SQUAD / "docs", index, SentenceTransformerEmbedder())
-        result: dict[str, Any] = {"command": "python eval/bench.py" + (" --quick" if args.quick else ""),
+        build_index(SQUAD / "docs", index, default_embedder())
+        result: dict[str, Any] = {"command": "python " + " ".join(sys.argv),
                                   "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
+                                  "backend": type(default_embedder()).__name__,
                                   "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         print("floor and ask ...", flush=True)
         result["floor_ask"] = bench_floor_and_ask(index, qs)
@@ -370,12 +385,17 @@ def main() -> int:
         result["ingest"] = bench_ingest(tmp)
         print("cold start ...", flush=True)
         result["cold"] = bench_cold(index)
-        print("scale ...", flush=True)
-        result["scale"] = bench_scale(sizes, tmp)
-        big = max(sizes)
-        done = subprocess.run([sys.executable, "-c", SERVE_1M_CHILD, str(tmp / f"hnsw-{big}.faiss"), str(big),
-                               str(ROOT)], capture_output=True, text=True, timeout=7_200)
-        result["serve_1m"] = json.loads(done.stdout) if done.returncode == 0 else None
+        if args.reuse_scale is not None:
+            earlier = json.loads(args.reuse_scale.read_text(encoding="utf-8"))
+            result["scale"], result["serve_1m"] = earlier["scale"], earlier.get("serve_1m")
+            result["scale_from"] = earlier.get("when", "an earlier run")
+        else:
+            print("scale ...", flush=True)
+            result["scale"] = bench_scale(sizes, tmp)
+            big = max(sizes)
+            done = subprocess.run([sys.executable, "-c", SERVE_1M_CHILD, str(tmp / f"hnsw-{big}.faiss"), str(big),
+                                   str(ROOT)], capture_output=True, text=True, timeout=7_200)
+            result["serve_1m"] = json.loads(done.stdout) if done.returncode == 0 else None
         write_reports(result)
         print("\n".join(table(result)))
         print(f"reports: {REPORTS / 'bench.md'}, {REPORTS / 'bench.json'}, {REPORTS / 'bench.png'}")

@@ -2,7 +2,8 @@
 
 from rag.build import BuildReport, build_index
 from rag.config import AnswerConfig, ChunkConfig, IngestConfig, RetrieveConfig, Settings
-from rag.embed import Embedder, HashEmbedder, SentenceTransformerEmbedder
+from rag.embed import BatchingEmbedder, Embedder, HashEmbedder, SentenceTransformerEmbedder, make_embedder
+from rag.embed_onnx import OnnxEmbedder
 from rag.errors import (
     ConfigError,
     EmptyCorpusError,
@@ -19,6 +20,7 @@ __all__ = [
     "Answer",
     "AnswerConfig",
     "Assistant",
+    "BatchingEmbedder",
     "BuildReport",
     "Chunk",
     "ChunkConfig",
@@ -33,10 +35,12 @@ __all__ = [
     "IngestConfig",
     "IngestError",
     "InvalidQueryError",
+    "OnnxEmbedder",
     "Question",
     "RagError",
     "RetrieveConfig",
     "SentenceTransformerEmbedder",
     "Settings",
     "build_index",
+    "make_embedder",
 ]

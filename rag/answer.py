@@ -41,6 +41,7 @@ class ExtractiveAnswerer:
         spans = list(zip(table.doc.tolist(), table.start.tolist(), table.end.tolist(), strict=True))
         self._texts = [docs[d].text[a:b] for d, a, b in spans]
         self.bm25 = BM25(self._texts)
+        self._terms = [frozenset(tokenize(t)) for t in self._texts]
         row_of = {span: i for i, span in enumerate(spans)}
         doc_index = {doc.doc_id: i for i, doc in enumerate(docs)}
         self.chunk_rows: list[np.ndarray] = [
@@ -69,7 +70,7 @@ class ExtractiveAnswerer:
         scored = []
         for i, row in enumerate(rows):
             text = self._texts[row]
-            coverage = _coverage(idf, text)
+            coverage = _coverage(idf, self._terms[row])
             typed = kind is not AnswerType.NONE and typed_span(text, query, kind) is not None
             score = (
                 c.dense_weight * float(dense[i]) + c.lexical_weight * float(lexical[i])
@@ -170,10 +171,9 @@ class ExtractiveAnswerer:
 _NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'-]*")
 
 
-def _coverage(idf: dict[str, float], text: str) -> float:
-    """IDF-weighted share of the query's terms that `text` contains."""
+def _coverage(idf: dict[str, float], present: frozenset[str]) -> float:
+    """IDF-weighted share of the query's terms among the terms `present` in a sentence."""
     total = sum(idf.values())
     if total <= 0:
         return 0.0
-    present = set(tokenize(text))
     return sum(w for t, w in idf.items() if t in present) / total

@@ -134,7 +134,7 @@ def build_index(
     )
 
 
-def document_sentences(doc: Document, chunks: list[Chunk]) -> list[tuple[int, int]]:
+def document_sentences(chunks: list[Chunk]) -> list[tuple[int, int]]:
     """The distinct sentence spans of a document's chunks, in order."""
     return sorted({(s.start, s.end) for c in chunks for s in c.sentences})
 
@@ -188,7 +188,7 @@ def _embed_fresh(
     bounds: list[tuple[str, int, int, int]] = []
     for doc in fresh:
         chunks = chunks_by_doc[doc.doc_id]
-        sentences = document_sentences(doc, chunks)
+        sentences = document_sentences(chunks)
         first = len(texts)
         texts.extend(c.text for c in chunks)
         texts.extend(doc.text[a:b] for a, b in sentences)

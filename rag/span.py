@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from enum import Enum
 
@@ -144,6 +145,12 @@ def _inside(cand: Candidate, spans: list[Candidate]) -> bool:
 
 
 def _matches(pattern: re.Pattern[str], text: str, kind: AnswerType) -> list[Candidate]:
+    return list(_cached_matches(pattern, text, kind))
+
+
+@lru_cache(maxsize=50_000)
+def _cached_matches(pattern: re.Pattern[str], text: str, kind: AnswerType) -> tuple[Candidate, ...]:
+    """Sentences recur across questions: their candidates are found once."""
     out = []
     for m in pattern.finditer(text):
         start, end = m.span()
@@ -151,7 +158,7 @@ def _matches(pattern: re.Pattern[str], text: str, kind: AnswerType) -> list[Cand
             end -= 1
         if end > start:
             out.append(Candidate(start, end, kind))
-    return out
+    return tuple(out)
 
 
 def _is_year_only(span: str) -> bool:
@@ -179,7 +186,7 @@ def typed_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) 
         return None
     q_terms = _question_terms(question)
     tokens = _tokens(sentence)
-    matched = [i for i, t in enumerate(tokens) if _term(t[2]) in q_terms]
+    matched = [i for i, t in enumerate(tokens) if t[3] in q_terms]
     best: tuple[float, Candidate] | None = None
     for cand in find_candidates(sentence, kind, question):
         cand_terms = [stem(w) for w in words(sentence[cand.start:cand.end]) if w not in STOPWORDS]
@@ -199,7 +206,7 @@ def free_span(sentence: str, question: str, offset: int = 0, prefer_names: bool 
     (with `prefer_names`, a run holding a capitalised word is preferred)."""
     q_terms = _question_terms(question)
     tokens = _tokens(sentence)
-    matched = [i for i, t in enumerate(tokens) if _term(t[2]) in q_terms]
+    matched = [i for i, t in enumerate(tokens) if t[3] in q_terms]
     span = _free_span(tokens, matched, prefer_names)
     return None if span is None else Candidate(span.start + offset, span.end + offset, AnswerType.NONE)
 
@@ -208,8 +215,10 @@ def _question_terms(question: str) -> set[str]:
     return {stem(w) for w in words(question) if w not in STOPWORDS}
 
 
-def _tokens(sentence: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(sentence)]
+@lru_cache(maxsize=50_000)
+def _tokens(sentence: str) -> tuple[tuple[int, int, str, str], ...]:
+    """Word and punctuation tokens of a sentence: (start, end, text, stemmed term)."""
+    return tuple((m.start(), m.end(), m.group(0), _term(m.group(0))) for m in _TOKEN.finditer(sentence))
 
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*%?|[$£€¥]|[,;:()\[\]—–\"“”]")
@@ -225,7 +234,9 @@ def _term(token: str) -> str:
     return stem(token.lower().replace("’", "'"))
 
 
-def _free_span(tokens: list[tuple[int, int, str]], matched: list[int], prefer_names: bool) -> Candidate | None:
+def _free_span(
+    tokens: tuple[tuple[int, int, str, str], ...], matched: list[int], prefer_names: bool
+) -> Candidate | None:
     if not matched or len(tokens) < 6:
         return None
     matched_set = set(matched)

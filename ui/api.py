@@ -133,7 +133,8 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         except RagError as exc:
             logger.exception("answering failed")
             return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=500)
-        return answer.to_dict()
+        # Already the documented shape: skip a second validation pass on the hot path.
+        return JSONResponse(answer.to_dict())
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
