@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from rag.lexical import STOPWORDS, stem, words
 
