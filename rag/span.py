@@ -192,6 +192,8 @@ def typed_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) 
         cand_terms = [stem(w) for w in words(sentence[cand.start:cand.end]) if w not in STOPWORDS]
         if cand_terms and all(t in q_terms for t in cand_terms):
             continue
+        if kind in _NAMED and all(stem(w) in q_terms for w in _capitalised_words(sentence[cand.start:cand.end])):
+            continue  # "Xi’an-based" names nothing the question has not named already
         first = next((i for i, t in enumerate(tokens) if t[1] > cand.start), len(tokens))
         distance = min((abs(i - first) for i in matched), default=len(tokens))
         if best is None or -distance > best[0]:
@@ -199,6 +201,13 @@ def typed_span(sentence: str, question: str, kind: AnswerType, offset: int = 0) 
     if best is None:
         return None
     return Candidate(best[1].start + offset, best[1].end + offset, best[1].kind)
+
+
+_NAMED = (AnswerType.PERSON, AnswerType.PLACE, AnswerType.NAME)
+
+
+def _capitalised_words(span: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in re.findall(r"[A-Z][\w’']*", span)]
 
 
 def free_span(sentence: str, question: str, offset: int = 0, prefer_names: bool = False) -> Candidate | None:

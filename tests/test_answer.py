@@ -128,3 +128,12 @@ def test_candidates_and_span_choice() -> None:
     assert span is not None and dates[span.start:span.end] == "July 22, 2019"
     # A span that only repeats the question is no answer.
     assert pick_span("Xi'an is a city.", "When was Xi'an a city?", AnswerType.DATE) is None
+
+
+def test_a_name_the_question_already_gives_is_no_answer() -> None:
+    sentence = ("On July 22, 2019, two Xi’an-based companies Bright Laser Technologies and Western "
+                "Superconducting Technologies, were among the first batch of 25 firms to debut.")
+    question = "Which two Xi’an companies debuted first?"
+    span = pick_span(sentence, question, expected_type(question))
+    assert span is not None
+    assert sentence[span.start:span.end] == "Bright Laser Technologies and Western Superconducting Technologies"
