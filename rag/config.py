@@ -76,7 +76,7 @@ class AnswerConfig:
     type_weight: float = 0.1
     confidence_dense: float = 0.7
     confidence_coverage: float = 0.3
-    missing_type_penalty: float = 0.3
+    missing_type_penalty: float = 0.6
     unknown_name_penalty: float = 0.3
 
     def __post_init__(self) -> None:
