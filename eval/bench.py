@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make `eval.load` importable
+    sys.path.insert(0, str(ROOT))
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
 REPORTS = ROOT / "eval" / "reports"
 BIN = Path(sys.executable).parent
@@ -110,42 +111,12 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def load(port: int, qs: list[dict[str, Any]], clients: int, per_client: int) -> dict[str, Any]:
-    """`clients` threads, each with one keep-alive connection, `per_client` requests each."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
+    """`clients` keep-alive clients sending `per_client` questions each (eval/load.py's generator)."""
+    from eval.load import run_load
 
-    def worker(offset: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
-        for i in range(per_client):
-            body = json.dumps({"question": qs[(offset * per_client + i) % len(qs)]["question"]})
-            t = time.perf_counter()
-            try:
-                conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
-                response = conn.getresponse()
-                response.read()
-                ok = response.status == 200
-            except OSError:
-                ok = False
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((time.perf_counter() - t) * 1000)
-            if not ok:
-                with lock:
-                    errors[0] += 1
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - began
-    return {"clients": clients, "requests": len(latencies), "errors": errors[0],
-            "throughput_rps": len(latencies) / wall, "p50_ms": pct(latencies, .5),
-            "p95_ms": pct(latencies, .95), "p99_ms": pct(latencies, .99)}
+    result = run_load(port, [q["question"] for q in qs], clients, clients * per_client)
+    result["errors"] = result["server_errors"] + result["other_errors"] + result["dropped"]
+    return result
 
 
 def bench_http(index: Path, qs: list[dict[str, Any]], quick: bool) -> dict[str, Any]:
