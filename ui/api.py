@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ class ServerConfig:
         "How much did Xi’an’s GDP grow in the first half of this year?",
     )
     chat_page: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class AskRequest(BaseModel):
