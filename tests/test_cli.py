@@ -136,3 +136,42 @@ def test_eval_writes_reports_and_prints_a_table(small_docs: Path, tmp_path: Path
     assert set(data["by_type"]) == {"direct", "unanswerable"}
     assert (reports / "small.md").read_text(encoding="utf-8").startswith("# Eval report: small")
     assert (reports / "small.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rag_serve_starts_and_answers(small_docs: Path, tmp_path: Path) -> None:
+    """The path `make run` takes: `rag serve --docs --index` builds if needed, then serves."""
+    import http.client
+    import socket
+    import time
+
+    index = tmp_path / "index"
+    _build(small_docs, index)  # a hash index: the server reuses its embedder
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--docs", str(small_docs), "--index",
+                             str(index), "--port", str(port), "--feedback", str(tmp_path / "f.jsonl")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/api/health")
+                health = json.loads(conn.getresponse().read())
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server died"
+                assert time.time() < deadline, "rag serve did not come up"
+                time.sleep(0.2)
+        assert health["documents"] == 3 and health["embedder"] == "hash"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/api/ask", json.dumps({"question": "When did the Long March 5 rocket first fly?"}),
+                     {"Content-Type": "application/json"})
+        assert json.loads(conn.getresponse().read())["answer"] == "2016"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        assert conn.getresponse().status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
