@@ -102,6 +102,18 @@ class ExtractiveAnswerer:
                 if span is not None:
                     rows = sorted([best.row, row])
                     break
+        if len(rows) == 1:
+            # The question's words split across two sentences ("... in the city whose GDP grew
+            # 2.8 percent?"): the evidence is both, and the answer lies in the one it names less.
+            terms = tokenize(query)
+            idf = {t: self.bm25.idf(t) for t in set(terms)}
+            for row in self._neighbours(best.row):
+                gain = _coverage(idf, self._terms[best.row] | self._terms[row]) - best.coverage
+                if gain >= self.config.split_question_gain:
+                    rows = sorted([best.row, row])
+                    start = int(self.stored.sentences.start[row])
+                    span = pick_span(self._texts[row], query, kind, offset=start)
+                    break
         confidence = self._confidence(best, kind, span is not None, self._unknown_names(question))
         citations = self._citations(ranked, rows)
         if confidence < self.config.abstain_below:

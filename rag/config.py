@@ -78,6 +78,7 @@ class AnswerConfig:
     confidence_coverage: float = 0.3
     missing_type_penalty: float = 0.6
     unknown_name_penalty: float = 0.3
+    split_question_gain: float = 0.15
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.abstain_below <= 1.0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag.conversation import needs_history, resolve_query
@@ -137,3 +139,21 @@ def test_a_name_the_question_already_gives_is_no_answer() -> None:
     span = pick_span(sentence, question, expected_type(question))
     assert span is not None
     assert sentence[span.start:span.end] == "Bright Laser Technologies and Western Superconducting Technologies"
+
+
+def test_a_question_split_over_two_sentences_cites_both(tmp_path: Path) -> None:
+    from rag.build import build_index
+    from rag.embed import HashEmbedder
+
+    from .conftest import write_corpus
+
+    text = ("The city saw its output rise 2.8 percent in the first half. The research service sector "
+            "drove that growth more than any other.\n\nAn unrelated paragraph about cheese and milk.")
+    docs = write_corpus(tmp_path / "docs", {"city.txt": text})
+    build_index(docs, tmp_path / "index", HashEmbedder())
+    assistant = Assistant.load(tmp_path / "index")
+    answer = assistant.ask("Which sector drove growth in the city whose output rose 2.8 percent?")
+    first = answer.citations[0]
+    assert first.quote == ("The city saw its output rise 2.8 percent in the first half. The research service "
+                           "sector drove that growth more than any other.")
+    assert text[first.start:first.end] == first.quote
