@@ -106,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="an origin allowed to call the API (repeat; default: none but the page itself)")
     serve.add_argument("--rate", type=float, default=60.0, help="questions a minute per client (default 60)")
     serve.add_argument("--burst", type=int, default=20, help="questions at once per client (default 20)")
+    serve.add_argument("--trust-proxy", action="append", default=[], metavar="IP",
+                       help="a reverse proxy whose X-Forwarded-For names the client (repeat)")
     serve.add_argument("--feedback", type=Path, default=Path("feedback.jsonl"),
                        help="where like/dislike feedback is appended (default: feedback.jsonl)")
     serve.set_defaults(func=cmd_serve)
@@ -220,7 +222,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     origins = os.environ.get("RAG_CORS_ORIGINS", "")
     allowed = tuple(args.cors_origin) + tuple(o.strip() for o in origins.split(",") if o.strip())
     config = ServerConfig(cors_origins=allowed, rate_per_minute=args.rate, rate_burst=args.burst,
-                          feedback_path=args.feedback)
+                          feedback_path=args.feedback, trusted_proxies=tuple(args.trust_proxy))
     assistant = load_assistant(args.index, args.docs, os.environ.get("RAG_BACKEND") or None)
     serve(assistant, args.host, args.port, config)
     return 0

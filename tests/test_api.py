@@ -184,3 +184,20 @@ def test_gradio_message_parts_are_read_as_text(small_assistant: Assistant) -> No
                {"role": "assistant", "content": [{"type": "text", "text": "..."}]}]
     assert user_turns(history) == ["Tell me about the Long March 5 rocket"]
     assert respond(small_assistant, "When did it first fly?", history).startswith("**2016**")
+
+
+def test_rate_limit_behind_a_trusted_proxy_counts_each_client(small_assistant: Assistant, tmp_path: Path) -> None:
+    def codes(config: ServerConfig, forwarded: list[str]) -> list[int]:
+        with TestClient(create_app(small_assistant, config)) as test_client:
+            return [test_client.post("/api/ask", json={"question": "Where is Cheddar?"},
+                                     headers={"X-Forwarded-For": f}).status_code for f in forwarded]
+
+    base = {"rate_per_minute": 6.0, "rate_burst": 2, "chat_page": False, "feedback_path": tmp_path / "f.jsonl"}
+    visitors = ["1.1.1.1", "2.2.2.2", "3.3.3.3", "1.1.1.1"]
+    # Untrusted peer: X-Forwarded-For is ignored, everyone shares the peer's bucket.
+    assert codes(ServerConfig(**base), visitors) == [200, 200, 429, 429]
+    # Behind a trusted proxy (the test client's peer), each visitor has a bucket of their own.
+    assert codes(ServerConfig(**base, trusted_proxies=("testclient",)), visitors) == [200, 200, 200, 200]
+    # A forged leftmost hop does not help: the proxy's own entry (rightmost) is the one used.
+    forged = [f"9.9.9.{i}, 5.5.5.5" for i in range(4)]
+    assert codes(ServerConfig(**base, trusted_proxies=("testclient",)), forged) == [200, 200, 429, 429]

@@ -42,6 +42,8 @@ class ServerConfig:
         "How much did Xi’an’s GDP grow in the first half of this year?",
     )
     chat_page: bool = True
+    trusted_proxies: tuple[str, ...] = ()
+    """Peers (reverse proxies) whose X-Forwarded-For names the real client for rate limiting."""
 
 
 class AskRequest(BaseModel):
@@ -113,8 +115,7 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
     )
     def ask(body: AskRequest, request: Request) -> Any:
         """Answer a question with citations (the answer JSON of DESIGN.md)."""
-        client = request.client.host if request.client else "unknown"
-        wait = limiter.check(client)
+        wait = limiter.check(client_key(request, cfg.trusted_proxies))
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             text = f"too many questions; try again in {seconds} s"
@@ -168,6 +169,19 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
     app.add_middleware(OriginGuardMiddleware, allowed=cfg.cors_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_body_bytes)
     return app
+
+
+def client_key(request: Request, trusted_proxies: tuple[str, ...]) -> str:
+    """Who to rate-limit: the peer, or behind a trusted proxy the nearest untrusted address it
+    forwards for (the rightmost in X-Forwarded-For; the leftmost entries are the client's to forge)."""
+    peer = request.client.host if request.client else "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            return hop
+    return peer
 
 
 def _plain(errors: Any) -> Any:
