@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -99,29 +98,18 @@ def main() -> int:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from eval.bench import free_port
+    from eval.bench import start_server
 
     index = ROOT / "eval" / ".cache" / "load-index"
     questions = [json.loads(line)["question"] for name in ("xian-dev.jsonl", "xian-test.jsonl")
                  for line in (ROOT / "eval" / "questions" / name).read_text(encoding="utf-8").splitlines()]
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "serve", "--docs", str(args.docs),
-                             "--index", str(index), "--port", str(port), "--rate", "1e9", "--burst", "1000000000",
-                             "--feedback", str(index.parent / "load-feedback.jsonl")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    print("rag serve did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.2)
+        proc, port, _ = start_server("--docs", str(args.docs), "--index", str(index),
+                                     "--feedback", str(index.parent / "load-feedback.jsonl"))
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
         run_load(port, questions, args.clients, 500)  # warm-up, not counted
         before = rss_mb(proc.pid)
         result = run_load(port, questions, args.clients, args.requests)

@@ -49,10 +49,15 @@ class ExtractiveAnswerer:
             for c in stored.chunks
         ]
 
+    def query_idf(self, query: str) -> dict[str, float]:
+        """The query's distinct terms with their IDF over the sentences."""
+        return {t: self.bm25.idf(t) for t in set(tokenize(query))}
+
     def score_sentences(
-        self, query: str, query_vector: np.ndarray, hits: Sequence[ScoredChunk], kind: AnswerType
+        self, query: str, query_vector: np.ndarray, hits: Sequence[ScoredChunk], kind: AnswerType,
+        idf: dict[str, float] | None = None,
     ) -> list[ScoredSentence]:
-        """Every sentence of the retrieved chunks, best first."""
+        """Every sentence of the retrieved chunks, best first (`idf`: from `query_idf`, if at hand)."""
         if not hits:
             return []
         chunk_score: dict[int, float] = {}
@@ -62,10 +67,9 @@ class ExtractiveAnswerer:
                 chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), hit.score / top)
         rows = np.fromiter(chunk_score, dtype=np.int64)
         dense = self.stored.sentence_vectors[rows] @ query_vector.reshape(-1)
-        terms = tokenize(query)
-        lexical = self.bm25.scores(terms)[rows]
+        idf = self.query_idf(query) if idf is None else idf
+        lexical = self.bm25.scores(list(idf))[rows]
         lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
-        idf = {t: self.bm25.idf(t) for t in set(terms)}
         c = self.config
         scored = []
         for i, row in enumerate(rows):
@@ -89,7 +93,8 @@ class ExtractiveAnswerer:
         kind = expected_type(question)
         if kind is AnswerType.NONE and query != question:
             kind = expected_type(query)
-        ranked = self.score_sentences(query, query_vector, hits, kind)
+        idf = self.query_idf(query)
+        ranked = self.score_sentences(query, query_vector, hits, kind, idf)
         if not ranked:
             return Answer(question, "", True, 0.0, ())
         best = ranked[0]
@@ -105,8 +110,6 @@ class ExtractiveAnswerer:
         if len(rows) == 1:
             # The question's words split across two sentences ("... in the city whose GDP grew
             # 2.8 percent?"): the evidence is both, and the answer lies in the one it names less.
-            terms = tokenize(query)
-            idf = {t: self.bm25.idf(t) for t in set(terms)}
             for row in self._neighbours(best.row):
                 gain = _coverage(idf, self._terms[best.row] | self._terms[row]) - best.coverage
                 if gain >= self.config.split_question_gain:

@@ -11,8 +11,8 @@ from typing import Protocol
 import numpy as np
 
 from rag.chunk import CHUNKER_VERSION, chunk_document
-from rag.config import Settings
-from rag.embed import Embedder
+from rag.config import MINILM, Settings
+from rag.embed import Embedder, make_embedder
 from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError
 from rag.index import FaissIndex
 from rag.ingest import load_documents
@@ -22,7 +22,9 @@ from rag.store import (
     StoredIndex,
     build_lock,
     build_sentence_table,
+    index_exists,
     load_index,
+    read_manifest,
     write_index,
 )
 from rag.types import Chunk, Document
@@ -132,6 +134,28 @@ def build_index(
         tuple(d.doc_id for d in fresh), tuple(sorted(reuse)), removed,
         report.errors, report.skipped, time.perf_counter() - began, changed=True,
     )
+
+
+def ensure_index(
+    index_dir: Path | str,
+    docs_dir: Path | str | None = None,
+    backend: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[Embedder, BuildReport | None]:
+    """The embedder an index needs, after building or updating the index from `docs_dir` if given.
+
+    An existing index keeps the embedder its manifest names; a new one gets MiniLM.
+
+    Raises:
+        IndexNotBuiltError: no `docs_dir` and no index to load.
+    """
+    index_path = Path(index_dir)
+    exists = index_exists(index_path)
+    name = read_manifest(index_path).embedder if exists or docs_dir is None else MINILM
+    embedder = make_embedder(name, backend)
+    if docs_dir is None:
+        return embedder, None
+    return embedder, build_index(docs_dir, index_path, embedder, progress=progress)
 
 
 def document_sentences(chunks: list[Chunk]) -> list[tuple[int, int]]:

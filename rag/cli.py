@@ -229,15 +229,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from rag.build import build_index
-    from rag.config import MINILM
+    from rag.build import ensure_index
     from rag.pipeline import Assistant
-    from rag.store import index_exists, read_manifest
 
-    embedder_name = read_manifest(args.index).embedder if index_exists(args.index) else MINILM
-    embedder = _embedder(embedder_name)
-    report = build_index(args.docs, args.index, embedder, progress=TqdmProgress())
-    for error in report.errors:
+    embedder, report = ensure_index(args.index, args.docs, os.environ.get("RAG_BACKEND") or None, TqdmProgress())
+    for error in report.errors if report else ():
         print(f"rag: skipped {error}", file=sys.stderr)
     return _interactive(Assistant.load(args.index, embedder))
 

@@ -87,6 +87,11 @@ class AnswerConfig:
             raise ConfigError(f"max_citations must be >= 1, got {self.max_citations}")
         if self.max_question_chars < 1:
             raise ConfigError(f"max_question_chars must be >= 1, got {self.max_question_chars}")
+        for name in ("dense_weight", "lexical_weight", "chunk_weight", "coverage_weight", "type_weight",
+                     "confidence_dense", "confidence_coverage", "missing_type_penalty", "unknown_name_penalty",
+                     "split_question_gain"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,3 +157,11 @@ def test_a_question_split_over_two_sentences_cites_both(tmp_path: Path) -> None:
     assert first.quote == ("The city saw its output rise 2.8 percent in the first half. The research service "
                            "sector drove that growth more than any other.")
     assert text[first.start:first.end] == first.quote
+
+
+def test_answer_weights_must_not_be_negative() -> None:
+    from rag.config import AnswerConfig
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="chunk_weight"):
+        AnswerConfig(chunk_weight=-0.1)

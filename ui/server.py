@@ -15,17 +15,11 @@ logger = logging.getLogger(__name__)
 
 def load_assistant(index_dir: Path, docs_dir: Path | None, backend: str | None = None) -> Assistant:
     """The assistant for `index_dir`, first building or updating it from `docs_dir` if given."""
-    from rag.build import build_index
-    from rag.config import MINILM
-    from rag.embed import make_embedder
-    from rag.store import index_exists, read_manifest
+    from rag.build import ensure_index
 
-    name = read_manifest(index_dir).embedder if index_exists(index_dir) or docs_dir is None else MINILM
-    embedder = make_embedder(name, backend)
-    if docs_dir is not None:
-        report = build_index(docs_dir, index_dir, embedder)
-        for error in report.errors:
-            logger.warning("skipped %s", error)
+    embedder, report = ensure_index(index_dir, docs_dir, backend)
+    for error in report.errors if report else ():
+        logger.warning("skipped %s", error)
     # Concurrent requests share model calls instead of queueing behind one another.
     return Assistant.load(index_dir, BatchingEmbedder(embedder))
 
