@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,web,charts]'
 	touch $(STAMP)
 
 ## Build the index from docs/ if it is missing or stale, then serve the chat page on :7860.
@@ -50,8 +50,8 @@ fuzz: $(STAMP)
 	RAG_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py --hypothesis-show-statistics -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check rag tests
-	$(BIN)/mypy rag
+	$(BIN)/ruff check rag ui eval tests
+	$(BIN)/mypy rag ui
 
 clean-index:
 	rm -rf index/gen-* index/.tmp-* index/CURRENT index/.lock

@@ -10,11 +10,9 @@ Writes eval/reports/bench.json, bench.md and bench.png and prints the table.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,36 +66,9 @@ def bench_floor_and_ask(index: Path, qs: list[dict[str, Any]]) -> dict[str, Any]
 def default_embedder() -> Any:
     """The embedder `rag` uses by default (RAG_BACKEND respected), as the server runs it."""
     from rag.config import MINILM
-    from rag.embed import make_embedder
+    from rag.embedders import make_embedder
 
     return make_embedder(MINILM, os.environ.get("RAG_BACKEND") or None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(*args: str, timeout: float = 300) -> tuple[subprocess.Popen[bytes], int, float]:
-    """`rag serve ARGS` on a free loopback port, rate limit lifted; returns (process, port,
-    seconds from start to a healthy /api/health)."""
-    port = free_port()
-    began = time.perf_counter()
-    proc = subprocess.Popen([str(BIN / "rag"), "serve", *args, "--port", str(port),
-                             "--rate", "1e9", "--burst", "1000000000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/health")
-            if conn.getresponse().status == 200:
-                return proc, port, time.perf_counter() - began
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("rag serve did not become ready")
 
 
 def vm_hwm_mb() -> float:
@@ -122,6 +93,8 @@ def load(port: int, qs: list[dict[str, Any]], clients: int, per_client: int) -> 
 
 
 def bench_http(index: Path, qs: list[dict[str, Any]], quick: bool) -> dict[str, Any]:
+    from eval.load import start_server
+
     proc, port, ready = start_server("--index", str(index))
     try:
         load(port, qs, 4, 10)  # warm-up
@@ -190,38 +163,31 @@ def clustered(n: int, dim: int, seed: int) -> np.ndarray:
 
 
 SCALE_CHILD = r'''
-import json, sys, time
+import json, os, sys, time
+from pathlib import Path
 import numpy as np
 sys.path.insert(0, sys.argv[4])
 from eval.bench import clustered, vm_hwm_mb
-import faiss
-from rag.index import FaissIndex
-n, kind, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+from rag.config import IndexConfig
+from rag.indexes import build_vector_index
+n, kind, out = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 vectors = clustered(n, 384, 1)
 queries = clustered(200, 384, 2)
-exact = faiss.IndexFlatIP(384); exact.add(vectors)
-_, truth = exact.search(queries, 10)
-del exact
+truth = build_vector_index(vectors, IndexConfig(kind="numpy")).search(queries, 10)[1]
 t = time.perf_counter()
 if kind.startswith("ivf"):
-    nlist = 4096 if n >= 500_000 else 1024
-    quant = faiss.IndexFlatIP(384)
-    index = faiss.IndexIVFFlat(quant, 384, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.train(vectors[np.random.default_rng(3).choice(n, min(n, 100_000), replace=False)])
-    index.add(vectors)
-    index.nprobe = int(kind.split("-")[1])
-    wrapped = FaissIndex(index, "ivf")
+    config = IndexConfig(kind="ivf", ivf_lists=4096 if n >= 500_000 else 1024, ivf_nprobe=int(kind.split("-")[1]))
 else:
-    wrapped = FaissIndex.build(vectors, kind)
+    config = IndexConfig(kind=kind)
+index = build_vector_index(vectors, config)
 build = time.perf_counter() - t
 lat = []
 for q in queries:
-    t = time.perf_counter(); wrapped.search(q, 10); lat.append((time.perf_counter() - t) * 1000)
-_, found = wrapped.search(queries, 10)
+    t = time.perf_counter(); index.search(q, 10); lat.append((time.perf_counter() - t) * 1000)
+_, found = index.search(queries, 10)
 recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
-faiss.write_index(wrapped._index, out)
-import os
-size = os.path.getsize(out) / 2**20
+out.mkdir(parents=True, exist_ok=True)
+size = sum(os.path.getsize(out / name) for name in index.save(out, "vectors")) / 2**20
 json.dump({"n": n, "index": kind, "build_s": build, "p50_ms": float(np.percentile(lat, 50)),
            "recall_at_10": recall, "index_mb": size,
            "peak_rss_mb": vm_hwm_mb()}, sys.stdout)
@@ -232,7 +198,7 @@ def bench_scale(sizes: list[int], tmp: Path) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
         for kind in ("flat", "hnsw", "ivf-32"):
-            done = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(n), kind, str(tmp / f"{kind}-{n}.faiss"),
+            done = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(n), kind, str(tmp / f"{kind}-{n}"),
                                    str(ROOT)], capture_output=True, text=True, timeout=7_200)
             if done.returncode != 0:
                 rows.append({"n": n, "index": kind, "error": done.stderr.strip().splitlines()[-1:]})
@@ -240,7 +206,7 @@ def bench_scale(sizes: list[int], tmp: Path) -> list[dict[str, Any]]:
                 rows.append(json.loads(done.stdout))
             print("  scale", rows[-1], flush=True)
             if not (n == max(sizes) and kind == "hnsw"):  # the largest graph is loaded again below
-                (tmp / f"{kind}-{n}.faiss").unlink(missing_ok=True)
+                shutil.rmtree(tmp / f"{kind}-{n}", ignore_errors=True)
     return rows
 
 
@@ -249,14 +215,16 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[3])
 from eval.bench import clustered, vm_hwm_mb
-from rag.index import FaissIndex
-# What a server holds: the saved index, loaded from disk (vectors come memory-mapped).
-index = FaissIndex.load(sys.argv[1], "hnsw")
+from pathlib import Path
+from rag.config import IndexConfig
+from rag.indexes import load_vector_index
+# What a server holds: the saved index, loaded from disk.
+index = load_vector_index(Path(sys.argv[1]), "vectors", IndexConfig(kind="hnsw"))
 queries = clustered(100, 384, 2)
 lat = []
 for q in queries:
     t = time.perf_counter(); index.search(q, 50); lat.append((time.perf_counter() - t) * 1000)
-json.dump({"n": int(sys.argv[2]), "index": index.index_type, "p50_ms": float(np.percentile(lat, 50)),
+json.dump({"n": int(sys.argv[2]), "index": index.kind, "p50_ms": float(np.percentile(lat, 50)),
            "peak_rss_mb": vm_hwm_mb()}, sys.stdout)
 '''
 
@@ -366,7 +334,7 @@ def main() -> int:
             print("scale ...", flush=True)
             result["scale"] = bench_scale(sizes, tmp)
             big = max(sizes)
-            done = subprocess.run([sys.executable, "-c", SERVE_1M_CHILD, str(tmp / f"hnsw-{big}.faiss"), str(big),
+            done = subprocess.run([sys.executable, "-c", SERVE_1M_CHILD, str(tmp / f"hnsw-{big}"), str(big),
                                    str(ROOT)], capture_output=True, text=True, timeout=7_200)
             result["serve_1m"] = json.loads(done.stdout) if done.returncode == 0 else None
         write_reports(result)

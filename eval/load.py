@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 GROWTH_BOUND_MB = 150.0
 """Resident memory may grow this much over a 10,000-request run (caches, allocator arenas)."""
 
@@ -84,6 +87,33 @@ def run_load(port: int, questions: list[str], clients: int, total: int) -> dict[
     }
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(*args: str, timeout: float = 300) -> tuple[subprocess.Popen[bytes], int, float]:
+    """`rag serve ARGS` on a free loopback port, rate limit lifted; returns (process, port,
+    seconds from start to a healthy /api/health)."""
+    port = free_port()
+    began = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "rag"), "serve", *args, "--port", str(port),
+                             "--rate", "1e9", "--burst", "1000000000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/health")
+            if conn.getresponse().status == 200:
+                return proc, port, time.perf_counter() - began
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("rag serve did not become ready")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -97,9 +127,6 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    from eval.bench import start_server
-
     index = ROOT / "eval" / ".cache" / "load-index"
     questions = [json.loads(line)["question"] for name in ("xian-dev.jsonl", "xian-test.jsonl")
                  for line in (ROOT / "eval" / "questions" / name).read_text(encoding="utf-8").splitlines()]

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from rag.chunk import CHUNKER_VERSION, chunk_document
-from rag.config import MINILM, Settings
-from rag.embed import Embedder, make_embedder
+from rag.chunk import CHUNKER_VERSION, build_sentence_table, chunk_document
+from rag.config import MINILM, IndexConfig, Settings
+from rag.embed import Embedder
+from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError
-from rag.index import FaissIndex
+from rag.indexes import build_vector_index, resolve_kind
 from rag.ingest import load_documents
 from rag.store import (
     FORMAT_VERSION,
     Manifest,
     StoredIndex,
     build_lock,
-    build_sentence_table,
     index_exists,
     load_index,
     read_manifest,
@@ -91,7 +91,8 @@ def build_index(
         current_ids = {d.doc_id for d in documents}
         removed = tuple(sorted(set(old_docs) - current_ids))
         fresh = [d for d in documents if d.doc_id not in reuse]
-        if previous is not None and not fresh and not removed and _same_order(previous, documents):
+        if (previous is not None and not fresh and not removed and _same_order(previous, documents)
+                and previous.manifest.index == _index_config(cfg, previous.manifest.n_chunks)):
             logger.info("index in %s is up to date", index_path)
             return BuildReport(
                 index_path, len(documents), previous.manifest.n_chunks, previous.manifest.n_sentences,
@@ -111,7 +112,9 @@ def build_index(
         chunk_vectors = _stack([vectors_by_doc[d.doc_id] for d in documents], embedder.dim)
         table = build_sentence_table(documents, all_chunks)
         sentence_vectors = _stack([sentence_vectors_by_doc[d.doc_id] for d in documents], embedder.dim)
-        faiss_index = FaissIndex.build(chunk_vectors)
+        index_config = _index_config(cfg, len(chunk_vectors))
+        vectors = build_vector_index(chunk_vectors, index_config)
+        del chunk_vectors  # the index holds them now
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             embedder=embedder.name,
@@ -119,7 +122,7 @@ def build_index(
             encoding=cfg.chunk.encoding,
             chunk_tokens=cfg.chunk.chunk_tokens,
             overlap_tokens=cfg.chunk.overlap_tokens,
-            index_type=faiss_index.index_type,
+            index=index_config,
             documents=tuple(sorted((d.doc_id, d.sha256) for d in documents)),
             n_chunks=len(all_chunks),
             n_sentences=len(table),
@@ -127,7 +130,7 @@ def build_index(
         )
         write_index(
             index_path,
-            StoredIndex(manifest, documents, all_chunks, chunk_vectors, table, sentence_vectors, faiss_index),
+            StoredIndex(manifest, documents, all_chunks, vectors, table, sentence_vectors),
         )
     return BuildReport(
         index_path, len(documents), len(all_chunks), len(table),
@@ -141,18 +144,27 @@ def ensure_index(
     docs_dir: Path | str | None = None,
     backend: str | None = None,
     progress: Progress | None = None,
+    model_cache: Path | None = None,
 ) -> tuple[Embedder, BuildReport | None]:
     """The embedder an index needs, after building or updating the index from `docs_dir` if given.
 
-    An existing index keeps the embedder its manifest names; a new one gets MiniLM.
+    An existing index keeps the embedder its manifest names; a new one, or one that cannot be
+    read, gets MiniLM. `backend` and `model_cache` are passed to `make_embedder`.
 
     Raises:
         IndexNotBuiltError: no `docs_dir` and no index to load.
     """
     index_path = Path(index_dir)
-    exists = index_exists(index_path)
-    name = read_manifest(index_path).embedder if exists or docs_dir is None else MINILM
-    embedder = make_embedder(name, backend)
+    if docs_dir is None:
+        name = read_manifest(index_path).embedder
+    else:
+        name = MINILM
+        if index_exists(index_path):
+            try:
+                name = read_manifest(index_path).embedder
+            except IndexMismatchError as exc:  # another format or damaged: the build starts afresh
+                logger.warning("%s", exc)
+    embedder = make_embedder(name, backend, model_cache)
     if docs_dir is None:
         return embedder, None
     return embedder, build_index(docs_dir, index_path, embedder, progress=progress)
@@ -181,6 +193,11 @@ def _load_previous(index_dir: Path, embedder: Embedder, cfg: Settings) -> Stored
     return previous
 
 
+def _index_config(cfg: Settings, n_vectors: int) -> IndexConfig:
+    """The index settings with "auto" resolved to the kind `n_vectors` get, as the manifest records them."""
+    return replace(cfg.index, kind=resolve_kind(cfg.index, n_vectors))
+
+
 def _same_order(previous: StoredIndex, documents: tuple[Document, ...]) -> bool:
     return [d.doc_id for d in previous.documents] == [d.doc_id for d in documents]
 
@@ -196,7 +213,7 @@ def _reused_vectors(
     chunk_doc = np.array([doc_ids.index(c.doc_id) for c in previous.chunks], dtype=np.int64)
     for i, doc_id in enumerate(doc_ids):
         if doc_id in reuse:
-            chunk_vectors[doc_id] = previous.chunk_vectors[chunk_doc == i]
+            chunk_vectors[doc_id] = previous.vectors.vectors(np.flatnonzero(chunk_doc == i))
             sentence_vectors[doc_id] = previous.sentence_vectors[previous.sentences.doc == i]
     return chunk_vectors, sentence_vectors
 

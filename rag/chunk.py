@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rag.config import ChunkConfig
 from rag.sentence import split_sentences
@@ -172,3 +176,35 @@ def _paragraph_tokens(text: str, units: list[tuple[Span, int]], j: int) -> int:
         if k + 1 < len(units) and _paragraph_break(text, units[k][0], units[k + 1][0]):
             break
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceTable:
+    """Every answerable sentence: parallel arrays, row i is sentence i."""
+
+    doc: np.ndarray
+    """int32 index into the documents tuple."""
+    start: np.ndarray
+    end: np.ndarray
+    chunk: np.ndarray
+    """int32 index of the first chunk holding the sentence."""
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+def build_sentence_table(documents: Sequence[Document], chunks: Sequence[Chunk]) -> SentenceTable:
+    """The distinct sentences of all chunks (chunks overlap), each with its first chunk."""
+    doc_index = {doc.doc_id: i for i, doc in enumerate(documents)}
+    rows: dict[tuple[int, int, int], int] = {}
+    for c, chunk in enumerate(chunks):
+        d = doc_index[chunk.doc_id]
+        for span in chunk.sentences:
+            rows.setdefault((d, span.start, span.end), c)
+    keys = sorted(rows)
+    return SentenceTable(
+        doc=np.array([k[0] for k in keys], dtype=np.int32),
+        start=np.array([k[1] for k in keys], dtype=np.int64),
+        end=np.array([k[2] for k in keys], dtype=np.int64),
+        chunk=np.array([rows[k] for k in keys], dtype=np.int32),
+    )

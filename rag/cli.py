@@ -1,4 +1,9 @@
-"""The `rag` command: ingest, ask (one question, interactive, or a batch file), serve, eval."""
+"""The `rag` command: ingest, ask (one question, interactive, or a batch file), chat, eval.
+
+Other packages add commands through the `rag.commands` entry-point group (each entry is a
+function that registers a subcommand): the web server (`ui`) adds `serve` that way, so the
+library never imports the UI. The environment is read here, not in the library.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from rag.config import HASH, MINILM
-from rag.errors import RagError
+from rag.config import MINILM
+from rag.embedders import EMBEDDERS
+from rag.errors import RagError, UsageError
 from rag.types import Answer, Question
 
 if TYPE_CHECKING:
@@ -44,12 +50,19 @@ class TqdmProgress:
             self._bar.close()
 
 
+PLUGIN_GROUP = "rag.commands"
+CORE_COMMANDS = ("ingest", "ask", "eval", "chat")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    # Looking up plugins costs a tenth of a second: only when the command is not ours.
+    parser = _parser(with_plugins=command not in CORE_COMMANDS)
+    args = parser.parse_args(args_list)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -64,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Cited answers from your documents.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="build or update the index from a folder of documents")
     ingest.add_argument("--docs", type=Path, default=Path("docs"), help="documents folder (default: docs/)")
     ingest.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
-    ingest.add_argument("--embedder", choices=(MINILM, HASH), default=MINILM,
+    ingest.add_argument("--embedder", choices=sorted(EMBEDDERS), default=MINILM,
                         help="embedding model (default: all-MiniLM-L6-v2; 'hash' is a fast test stand-in)")
     ingest.set_defaults(func=cmd_ingest)
 
@@ -91,49 +104,59 @@ def _parser() -> argparse.ArgumentParser:
                     help="index folder (default: eval/.cache/<docs folder>-<path hash>-<embedder>)")
     ev.add_argument("--name", help="report name (default: the questions file's name)")
     ev.add_argument("--reports", type=Path, default=Path("eval/reports"), help="report folder")
-    ev.add_argument("--embedder", choices=(MINILM, HASH), default=MINILM)
+    ev.add_argument("--embedder", choices=sorted(EMBEDDERS), default=MINILM)
     ev.add_argument("--answers", type=Path,
                     help="score this `rag ask --batch --json` output instead of asking again")
     ev.add_argument("--save-answers", type=Path, help="also write the answers (JSONL) here")
     ev.set_defaults(func=cmd_eval)
 
-    serve = sub.add_parser("serve", help="serve the chat page, the REST API and the widget")
-    serve.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
-    serve.add_argument("--docs", type=Path, help="build or update the index from this folder first")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7860)
-    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
-                       help="an origin allowed to call the API (repeat; default: none but the page itself)")
-    serve.add_argument("--rate", type=float, default=60.0, help="questions a minute per client (default 60)")
-    serve.add_argument("--burst", type=int, default=20, help="questions at once per client (default 20)")
-    serve.add_argument("--trust-proxy", action="append", default=[], metavar="IP",
-                       help="a reverse proxy whose X-Forwarded-For names the client (repeat)")
-    serve.add_argument("--feedback", type=Path, default=Path("feedback.jsonl"),
-                       help="where like/dislike feedback is appended (default: feedback.jsonl)")
-    serve.set_defaults(func=cmd_serve)
-
     chat = sub.add_parser("chat", help="build the index if needed, then ask questions interactively")
     chat.add_argument("--docs", type=Path, default=Path("docs"))
     chat.add_argument("--index", type=Path, default=Path("index"))
     chat.set_defaults(func=cmd_chat)
+    if with_plugins:
+        _add_plugins(sub)
     return parser
 
 
-def _embedder(name: str) -> Embedder:
-    """The embedder by name, on the backend RAG_BACKEND asks for (onnx by default, or torch)."""
-    from rag.embed import make_embedder
+def _add_plugins(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Let installed packages add their commands (the `rag.commands` entry points)."""
+    from importlib.metadata import entry_points
 
-    return make_embedder(name, os.environ.get("RAG_BACKEND") or None)
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            entry.load()(sub)
+        except (ImportError, AttributeError) as exc:
+            logger.warning("command %s could not be loaded: %s", entry.name, exc)
+
+
+def backend_from_env() -> str | None:
+    """RAG_BACKEND: how MiniLM runs, "onnx" (default) or "torch"."""
+    return os.environ.get("RAG_BACKEND") or None
+
+
+def model_cache_from_env() -> Path | None:
+    """RAG_MODEL_CACHE: where the exported ONNX model is kept (default ~/.cache/rag)."""
+    value = os.environ.get("RAG_MODEL_CACHE")
+    return Path(value) if value else None
+
+
+def _embedder(name: str) -> Embedder:
+    """The embedder by name, on the backend and model cache the environment asks for."""
+    from rag.embedders import make_embedder
+
+    return make_embedder(name, backend_from_env(), model_cache_from_env())
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.build import build_index
+    from rag.formats import describe_suffixes
 
     report = build_index(args.docs, args.index, _embedder(args.embedder), progress=TqdmProgress())
     for error in report.errors:
         print(f"rag: skipped {error}", file=sys.stderr)
     for path in report.skipped:
-        print(f"rag: skipped {path}: not a .txt, .md, .html or .pdf file", file=sys.stderr)
+        print(f"rag: skipped {path}: not a {describe_suffixes()} file", file=sys.stderr)
     if report.changed:
         print(
             f"indexed {report.n_documents} documents ({report.n_chunks} chunks, {report.n_sentences} "
@@ -150,7 +173,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.pipeline import Assistant
 
     if args.batch is not None and args.question is not None:
-        raise RagError("give either a question or --batch FILE, not both")
+        raise UsageError("give either a question or --batch FILE, not both")
     from rag.evaluate import read_questions
     from rag.store import read_manifest
 
@@ -187,7 +210,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.answers is not None:
         answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines() if line.strip()]
         if len(answers) != len(questions):
-            raise RagError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
+            raise UsageError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
         result = score([Scored(q, a) for q, a in zip(questions, answers, strict=True)], sources, name)
     else:
         progress = TqdmProgress()
@@ -212,27 +235,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        from ui.api import ServerConfig
-        from ui.server import load_assistant, serve
-    except ImportError as exc:
-        raise RagError(f"the web server needs its extra packages: pip install -e '.[serve]' ({exc})") from exc
-
-    origins = os.environ.get("RAG_CORS_ORIGINS", "")
-    allowed = tuple(args.cors_origin) + tuple(o.strip() for o in origins.split(",") if o.strip())
-    config = ServerConfig(cors_origins=allowed, rate_per_minute=args.rate, rate_burst=args.burst,
-                          feedback_path=args.feedback, trusted_proxies=tuple(args.trust_proxy))
-    assistant = load_assistant(args.index, args.docs, os.environ.get("RAG_BACKEND") or None)
-    serve(assistant, args.host, args.port, config)
-    return 0
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
     from rag.build import ensure_index
     from rag.pipeline import Assistant
 
-    embedder, report = ensure_index(args.index, args.docs, os.environ.get("RAG_BACKEND") or None, TqdmProgress())
+    embedder, report = ensure_index(args.index, args.docs, backend_from_env(), TqdmProgress(), model_cache_from_env())
     for error in report.errors if report else ():
         print(f"rag: skipped {error}", file=sys.stderr)
     return _interactive(Assistant.load(args.index, embedder))

@@ -1,8 +1,8 @@
-"""Settings for every stage, validated when they are made."""
+"""Settings for every stage, validated when they are made, and the limits every door shares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from rag.errors import ConfigError
 
@@ -14,17 +14,38 @@ HASH = "hash"
 
 
 @dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """How much a question may carry. The library, the REST API, the chat page and the
+    widget (which the server tells) all read these; there is no second copy."""
+
+    max_question_chars: int = 2_000
+    max_history_turns: int = 10
+    """Earlier user turns kept with a question (the API refuses more; the chat page sends the last ones)."""
+
+    def __post_init__(self) -> None:
+        if self.max_question_chars < 1:
+            raise ConfigError(f"max_question_chars must be >= 1, got {self.max_question_chars}")
+        if self.max_history_turns < 0:
+            raise ConfigError(f"max_history_turns must be >= 0, got {self.max_history_turns}")
+
+
+LIMITS = QueryLimits()
+"""The limits in force unless an `Assistant` is given others."""
+
+
+@dataclass(frozen=True, slots=True)
 class IngestConfig:
     """Which files are read and how large one may be."""
 
-    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".pdf")
+    extensions: tuple[str, ...] | None = None
+    """File suffixes to read (".md"); None reads every registered format (`rag.formats`)."""
     max_file_bytes: int = 50_000_000
 
     def __post_init__(self) -> None:
         if self.max_file_bytes < 1:
             raise ConfigError(f"max_file_bytes must be >= 1, got {self.max_file_bytes}")
-        if not self.extensions:
-            raise ConfigError("extensions must name at least one file type")
+        if self.extensions is not None and not self.extensions:
+            raise ConfigError("extensions must name at least one file type (or be None for all)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,31 +67,59 @@ class ChunkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexConfig:
+    """Which vector index holds the chunk vectors, and its parameters (recorded in the manifest).
+
+    `kind` is a name from the index registry (`rag.indexes`: "flat", "hnsw", "ivf", "numpy")
+    or "auto": exact ("flat") up to `exact_up_to` vectors, "hnsw" beyond.
+    """
+
+    kind: str = "auto"
+    exact_up_to: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 96
+    ivf_lists: int = 0
+    """Inverted lists of an IVF index; 0 picks 4·sqrt(n), at least 1."""
+    ivf_nprobe: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("exact_up_to", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search", "ivf_nprobe"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.ivf_lists < 0:
+            raise ConfigError(f"ivf_lists must be >= 0, got {self.ivf_lists}")
+
+    def to_dict(self) -> dict[str, int | str]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
 class RetrieveConfig:
-    """How many chunks come back and how dense and lexical scores are fused."""
+    """How many chunks come back and how dense and lexical scores are fused:
+    score = (1 - bm25_share)·cosine + bm25_share·bm25/max."""
 
     top_k: int = 5
     candidates: int = 50
-    lexical_weight: float = 0.3
+    bm25_share: float = 0.3
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ConfigError(f"top_k must be >= 1, got {self.top_k}")
         if self.candidates < self.top_k:
             raise ConfigError(f"candidates ({self.candidates}) must be >= top_k ({self.top_k})")
-        if not 0.0 <= self.lexical_weight <= 1.0:
-            raise ConfigError(f"lexical_weight must be in [0, 1], got {self.lexical_weight}")
+        if not 0.0 <= self.bm25_share <= 1.0:
+            raise ConfigError(f"bm25_share must be in [0, 1], got {self.bm25_share}")
 
 
 @dataclass(frozen=True, slots=True)
-class AnswerConfig:
-    """How the answering sentence is chosen and when the assistant abstains."""
+class HeuristicReaderConfig:
+    """The hand-written reader's weights: a sentence's score is the weighted sum of its cosine,
+    its BM25, its chunk's retrieval score, its coverage of the question's words and whether it
+    holds the kind of answer asked for; its confidence is cosine and coverage less penalties."""
 
-    abstain_below: float = 0.22
-    max_citations: int = 3
-    max_question_chars: int = 2_000
     dense_weight: float = 0.4
-    lexical_weight: float = 0.1
+    bm25_weight: float = 0.1
     chunk_weight: float = 0.3
     coverage_weight: float = 0.2
     type_weight: float = 0.1
@@ -79,19 +128,26 @@ class AnswerConfig:
     missing_type_penalty: float = 0.6
     unknown_name_penalty: float = 0.3
     split_question_gain: float = 0.15
+    """Cite the neighbouring sentence too when it adds this much idf-weighted coverage."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) < 0:
+                raise ConfigError(f"{f.name} must be >= 0, got {getattr(self, f.name)}")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPolicy:
+    """How any reader's extractions become the answer: when to abstain, how many citations."""
+
+    abstain_below: float = 0.22
+    max_citations: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.abstain_below <= 1.0:
             raise ConfigError(f"abstain_below must be in [0, 1], got {self.abstain_below}")
         if self.max_citations < 1:
             raise ConfigError(f"max_citations must be >= 1, got {self.max_citations}")
-        if self.max_question_chars < 1:
-            raise ConfigError(f"max_question_chars must be >= 1, got {self.max_question_chars}")
-        for name in ("dense_weight", "lexical_weight", "chunk_weight", "coverage_weight", "type_weight",
-                     "confidence_dense", "confidence_coverage", "missing_type_penalty", "unknown_name_penalty",
-                     "split_question_gain"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,5 +156,8 @@ class Settings:
 
     ingest: IngestConfig = field(default_factory=IngestConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
     retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)
-    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    reader: HeuristicReaderConfig = field(default_factory=HeuristicReaderConfig)
+    policy: AnswerPolicy = field(default_factory=AnswerPolicy)
+    limits: QueryLimits = field(default_factory=QueryLimits)

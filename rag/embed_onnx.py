@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.config import MINILM
 from rag.embed import ProgressCallback, bundled_model_path, normalize_rows
-from rag.errors import RagError
+from rag.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -27,18 +27,18 @@ MAX_TOKENS = 256
 """MiniLM's window; the bundled tokenizer.json says 128, sentence-transformers uses 256."""
 
 
-def cache_dir() -> Path:
-    """Where exported models live: $RAG_MODEL_CACHE, else ~/.cache/rag."""
-    root = os.environ.get("RAG_MODEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "rag")
-    return Path(root)
+def default_cache_dir() -> Path:
+    """Where exported models live unless told otherwise: ~/.cache/rag."""
+    return Path.home() / ".cache" / "rag"
 
 
-def exported_path(model_dir: str) -> Path:
+def exported_path(model_dir: str, cache_dir: Path | None = None) -> Path:
     """The ONNX file for a model folder, named by the hash of its weights."""
     weights = Path(model_dir) / "model.safetensors"
     stat = weights.stat()
     key = hashlib.sha1(f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    return cache_dir() / f"minilm-{key}" / "model.onnx"
+    root = default_cache_dir() if cache_dir is None else cache_dir
+    return root / f"minilm-{key}" / "model.onnx"
 
 
 def export_onnx(model_dir: str, target: Path) -> Path:
@@ -88,15 +88,19 @@ def _export_in_subprocess(model_dir: str, target: Path) -> None:
     logger.info("exporting the embedding model to ONNX (once): %s", target)
     done = subprocess.run([sys.executable, "-c", code, model_dir, str(target)], capture_output=True, text=True)
     if done.returncode != 0 or not target.is_file():
-        raise RagError(f"exporting the model to ONNX failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise ModelError(f"exporting the model to ONNX failed: {done.stderr.strip().splitlines()[-1:]}")
 
 
 class OnnxEmbedder:
     """MiniLM embeddings from ONNX Runtime: mean pooling and normalisation as sentence-transformers
     does them, so vectors match the torch model's (cosine > 0.9999) and indexes are shared."""
 
-    def __init__(self, model_dir: str | None = None, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(
+        self, model_dir: str | None = None, batch_size: int = 32, threads: int | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         self._model_dir = model_dir
+        self._cache_dir = cache_dir
         self._batch_size = batch_size
         self._threads = threads
         self._session: Any = None
@@ -140,7 +144,7 @@ class OnnxEmbedder:
         with self._lock:
             if self._session is None:
                 model_dir = self._model_dir or bundled_model_path()
-                path = exported_path(model_dir)
+                path = exported_path(model_dir, self._cache_dir)
                 try:
                     if not path.is_file():
                         _export_in_subprocess(model_dir, path)
@@ -155,7 +159,7 @@ class OnnxEmbedder:
                     tokenizer.enable_truncation(MAX_TOKENS)
                     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
                 except (OSError, ValueError, ImportError, RuntimeError) as exc:
-                    raise RagError(f"cannot load the ONNX embedding model ({exc})") from exc
+                    raise ModelError(f"cannot load the ONNX embedding model ({exc})") from exc
                 self._tokenizer = tokenizer
                 self._session = session
         return self._session, self._tokenizer

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rag.errors import InvalidQueryError, RagError
+from rag.errors import InvalidQueryError, QuestionFileError
+from rag.formats import format_for
 from rag.metrics import Scored, summarize
 from rag.pipeline import Assistant
 from rag.types import Answer, Question
@@ -28,11 +29,11 @@ class EvalResult:
 
 
 def read_questions(path: Path) -> list[Question]:
-    """Parse a question file (JSON Lines); raises RagError naming the bad line."""
+    """Parse a question file (JSON Lines); raises QuestionFileError naming the bad line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise RagError(f"cannot read {path}: {exc}") from exc
+        raise QuestionFileError(path, f"cannot be read ({exc})") from exc
     questions = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -40,11 +41,11 @@ def read_questions(path: Path) -> list[Question]:
         try:
             questions.append(Question.from_dict(json.loads(line), line=number))
         except json.JSONDecodeError as exc:
-            raise RagError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            raise QuestionFileError(path, f"not valid JSON ({exc.msg})", line=number) from exc
         except ValueError as exc:
-            raise RagError(f"{path}: {exc}") from exc
+            raise QuestionFileError(path, str(exc)) from exc
     if not questions:
-        raise RagError(f"{path} holds no questions")
+        raise QuestionFileError(path, "holds no questions")
     return questions
 
 
@@ -90,8 +91,8 @@ def score(rows: Sequence[Scored], sources: Sequence[str], name: str, extra: Sequ
 
 def _ask(assistant: Assistant, q: Question, on_answer: Callable[[], None] | None) -> Scored:
     try:
-        answer, hits = assistant.ask_traced(q.question, q.history)
-        retrieved = [assistant.stored.chunks[h.row].text for h in hits]
+        answer, passages = assistant.ask_traced(q.question, q.history)
+        retrieved = [p.text for p in passages]
     except InvalidQueryError as exc:
         logger.warning("question %s refused: %s", q.id, exc)
         answer, retrieved = Answer(q.question, "", True, 0.0, ()), []
@@ -101,12 +102,13 @@ def _ask(assistant: Assistant, q: Question, on_answer: Callable[[], None] | None
 
 
 def read_sources(docs_dir: Path, assistant: Assistant) -> list[str]:
-    """What quotes are checked against: the raw file of each plain-text document (as the
-    reference scorer reads it), the extracted text of HTML and PDF documents."""
+    """What quotes are checked against: the raw file of each document whose format is its own
+    text (plain text, Markdown; as the reference scorer reads them), else the extracted text."""
     texts = []
-    for doc in assistant.stored.documents:
+    for doc in assistant.documents:
         path = docs_dir / doc.source
-        if path.suffix.lower() in (".txt", ".md") and path.is_file():
+        file_format = format_for(path)
+        if file_format is not None and file_format.text_is_source and path.is_file():
             texts.append(path.read_text(encoding="utf-8", errors="replace"))
         else:
             texts.append(doc.text)

@@ -1,4 +1,4 @@
-"""Read a folder of .txt, .md, .html and .pdf files into normalised Documents."""
+"""Read a folder of documents (every format `rag.formats` registers) into normalised Documents."""
 
 from __future__ import annotations
 
@@ -11,20 +11,12 @@ from pathlib import Path
 
 from rag.config import IngestConfig
 from rag.errors import EmptyCorpusError, IngestError
+from rag.formats import describe_suffixes, format_for, supported_suffixes
 from rag.types import Document
 
 logger = logging.getLogger(__name__)
 
 _DATE_LINE = re.compile(r"\A\s*date:?\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
-# A closing run of # counts only after a blank (CommonMark): "# Learn C#" keeps its #.
-_MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead "
-    "tr ul caption details summary".split()
-)
-_SKIP_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "object", "svg")
 _PARAGRAPH = "\u2029"
 
 
@@ -58,6 +50,7 @@ def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], li
     if not docs_dir.is_dir():
         raise EmptyCorpusError(f"{docs_dir} is not a folder")
     wanted, skipped = [], []
+    suffixes = supported_suffixes() if config.extensions is None else config.extensions
     root = docs_dir.resolve()
     for path in sorted(docs_dir.rglob("*")):
         if any(part.startswith(".") for part in path.relative_to(docs_dir).parts):
@@ -70,7 +63,7 @@ def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], li
                 continue
         if not path.is_file():
             continue
-        if path.suffix.lower() in config.extensions:
+        if path.suffix.lower() in suffixes and format_for(path) is not None:
             wanted.append(path)
         elif path.name.lower() not in ("readme", "license"):
             skipped.append(path)
@@ -107,7 +100,7 @@ def load_documents(docs_dir: Path | str, config: IngestConfig | None = None) -> 
         seen[doc.doc_id] = path
         documents.append(doc)
     if not documents:
-        reasons = "; ".join(str(e) for e in errors) or "no .txt, .md, .html or .pdf file in it"
+        reasons = "; ".join(str(e) for e in errors) or f"no {describe_suffixes()} file in it"
         raise EmptyCorpusError(f"nothing to index in {root}: {reasons}")
     return IngestReport(tuple(documents), tuple(errors), tuple(skipped))
 
@@ -122,19 +115,13 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(path, f"cannot be read ({exc.strerror or exc})") from exc
-    suffix = path.suffix.lower()
-    metadata: dict[str, str] = {}
-    if suffix == ".pdf":
-        text, title = _read_pdf(path, data)
-    else:
-        raw = _decode(path, data)
-        if suffix in (".html", ".htm"):
-            text, title = _read_html(raw)
-        elif suffix == ".md":
-            text, title = _read_markdown(raw, metadata)
-        else:
-            text, title = raw, ""
-    text = normalize_text(text)
+    file_format = format_for(path)
+    if file_format is None:
+        raise IngestError(path, f"is not a {describe_suffixes()} file")
+    extracted = file_format.read(path, data)
+    metadata = dict(extracted.metadata)
+    title = extracted.title
+    text = normalize_text(extracted.text)
     date = _DATE_LINE.match(text)
     if date:
         metadata["date"] = date.group(1)
@@ -153,84 +140,6 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
     )
 
 
-def _decode(path: Path, data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise IngestError(path, "looks binary (NUL bytes), not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(path, f"is not UTF-8 text (bad byte at offset {exc.start})") from exc
-
-
 def _title_from_name(path: Path) -> str:
     name = re.sub(r"[_-]+", " ", path.stem).strip()
     return name[:1].upper() + name[1:] if name else path.name
-
-
-def _read_markdown(raw: str, metadata: dict[str, str]) -> tuple[str, str]:
-    title = ""
-    front = _FRONT_MATTER.match(raw)
-    if front:
-        for line in front.group(1).splitlines():
-            key, sep, value = line.partition(":")
-            if sep and key.strip():
-                metadata[key.strip().lower()] = value.strip().strip("\"'")
-        raw = raw[front.end():]
-        title = metadata.pop("title", "")
-    heading = _MD_HEADING.search(raw)
-    if heading and not title:
-        title = heading.group(2)
-    # Headings keep their words; the # marks are markup, not text.
-    text = _MD_HEADING.sub(lambda m: m.group(2), raw)
-    return text, title
-
-
-def _read_html(raw: str) -> tuple[str, str]:
-    from bs4 import BeautifulSoup
-    from bs4.element import NavigableString
-
-    soup = BeautifulSoup(raw, "html.parser")
-    title_tag = soup.find("title")
-    title = title_tag.get_text(" ", strip=True) if title_tag else ""
-    if not title:
-        h1 = soup.find("h1")
-        title = h1.get_text(" ", strip=True) if h1 else ""
-    for tag in soup.find_all(_SKIP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before(NavigableString(_PARAGRAPH))
-        tag.insert_after(NavigableString(_PARAGRAPH))
-    body = soup.body or soup
-    text = body.get_text()
-    # Source line breaks inside a block are layout, not structure.
-    text = re.sub(r"\s+", lambda m: _PARAGRAPH if _PARAGRAPH in m.group(0) else " ", text)
-    text = re.sub(f"[{_PARAGRAPH} ]*{_PARAGRAPH}[{_PARAGRAPH} ]*", "\n\n", text)
-    return text, title
-
-
-def _read_pdf(path: Path, data: bytes) -> tuple[str, str]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise IngestError(path, "is an encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-        title = str(info.title) if info is not None and info.title else ""
-    except IngestError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError,
-            RecursionError, IndexError, ZeroDivisionError) as exc:
-        raise IngestError(path, f"is not a readable PDF ({type(exc).__name__}: {exc})") from exc
-    return "\n\n".join(_unwrap_pdf_lines(p) for p in pages), title
-
-
-def _unwrap_pdf_lines(page: str) -> str:
-    """Join the hard-wrapped lines of a PDF page; blank lines stay paragraph breaks."""
-    page = re.sub(r"(\w)-\n(\w)", r"\1\2", page)
-    return re.sub(r"(?<!\n)\n(?!\n)", " ", page)
-

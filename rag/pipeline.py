@@ -1,41 +1,61 @@
-"""The Assistant facade: load an index once, answer questions with citations."""
+"""The Assistant facade: handed its parts (embedder, retriever, reader, policy), or loaded from
+an index with the defaults; answers questions with citations."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from rag.answer import ExtractiveAnswerer
-from rag.config import Settings
+from rag.answer import compose_answer
+from rag.config import LIMITS, AnswerPolicy, QueryLimits, Settings
 from rag.conversation import resolve_query
-from rag.embed import Embedder, make_embedder
+from rag.embed import Embedder
+from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
-from rag.retrieve import HybridRetriever, ScoredChunk
-from rag.store import StoredIndex, load_index
-from rag.types import Answer
+from rag.read import Reader
+from rag.read_heuristic import HeuristicReader, SentenceIndex
+from rag.retrieve import HybridRetriever, Retriever
+from rag.store import Manifest, load_index
+from rag.types import Answer, Document, Passage, Query
 
 logger = logging.getLogger(__name__)
 
-MAX_HISTORY_TURNS = 8
-
 
 class Assistant:
-    """Answers questions from one loaded index. Thread-safe for concurrent `ask` calls."""
+    """Answers questions from its documents. Thread-safe for concurrent `ask` calls.
 
-    def __init__(self, stored: StoredIndex, embedder: Embedder, settings: Settings | None = None) -> None:
-        manifest = stored.manifest
-        if (embedder.name, embedder.dim) != (manifest.embedder, manifest.dim):
-            raise IndexMismatchError(
-                f"index was built with {manifest.embedder} (dim {manifest.dim}), not "
-                f"{embedder.name} (dim {embedder.dim}); rebuild with `rag ingest`"
-            )
-        self.settings = Settings() if settings is None else settings
-        self.stored = stored
+    Args:
+        embedder: turns the question into a vector (the one the index was built with).
+        retriever: finds the passages for a query.
+        reader: reads the passages and returns extractions.
+        documents: every document the retriever can return a passage of.
+        policy: turns extractions into the answer (citations, abstention).
+        limits: how long a question and its history may be.
+        manifest: the index's description, when the parts came from one.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        retriever: Retriever,
+        reader: Reader,
+        documents: Sequence[Document],
+        policy: AnswerPolicy | None = None,
+        limits: QueryLimits | None = None,
+        manifest: Manifest | None = None,
+    ) -> None:
         self.embedder = embedder
-        self.retriever = HybridRetriever(stored, self.settings.retrieve)
-        self.answerer = ExtractiveAnswerer(stored, self.settings.answer)
+        self.retriever = retriever
+        self.reader = reader
+        self.documents = tuple(documents)
+        self.policy = AnswerPolicy() if policy is None else policy
+        self.limits = LIMITS if limits is None else limits
+        self.manifest = manifest
+        self._by_id = {d.doc_id: d for d in self.documents}
 
     @classmethod
     def load(
@@ -43,23 +63,52 @@ class Assistant:
         index_dir: Path | str = "index",
         embedder: Embedder | None = None,
         settings: Settings | None = None,
+        reader: Reader | None = None,
     ) -> Assistant:
-        """Load the index in `index_dir`, with the embedder its manifest names unless given."""
+        """Load the index in `index_dir` with the default parts: the embedder its manifest names
+        (unless given), hybrid retrieval, the heuristic reader (unless given).
+
+        Raises:
+            IndexNotBuiltError: there is no index in `index_dir`.
+            IndexMismatchError: it is damaged, or was built with another embedder or other chunk settings.
+        """
         stored = load_index(Path(index_dir))
-        if settings is not None and settings.chunk != stored.manifest.chunk_config:
-            m = stored.manifest
+        m = stored.manifest
+        if settings is not None and settings.chunk != m.chunk_config:
             raise IndexMismatchError(
                 f"index in {index_dir} was chunked with {m.chunk_tokens}/{m.overlap_tokens} tokens "
                 f"({m.encoding}), not {settings.chunk.chunk_tokens}/{settings.chunk.overlap_tokens}; "
                 "rebuild with `rag ingest`"
             )
-        if settings is None:
-            settings = Settings(chunk=stored.manifest.chunk_config)
-        return cls(stored, embedder or make_embedder(stored.manifest.embedder), settings)
+        cfg = Settings(chunk=m.chunk_config) if settings is None else settings
+        embedder = make_embedder(m.embedder) if embedder is None else embedder
+        if (embedder.name, embedder.dim) != (m.embedder, m.dim):
+            raise IndexMismatchError(
+                f"index was built with {m.embedder} (dim {m.dim}), not "
+                f"{embedder.name} (dim {embedder.dim}); rebuild with `rag ingest`"
+            )
+        retriever = HybridRetriever(stored.chunks, stored.vectors, cfg.retrieve)
+        if reader is None:
+            sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
+            reader = HeuristicReader(sentences, cfg.reader)
+        return cls(embedder, retriever, reader, stored.documents, cfg.policy, cfg.limits, m)
 
     def warm_up(self) -> None:
         """Load the model and run it once, so the first visitor does not wait for it."""
         self.embedder.embed(["warm up"])
+
+    def document(self, doc_id: str) -> Document | None:
+        """One document by id, or None."""
+        return self._by_id.get(doc_id)
+
+    def describe(self) -> dict[str, Any]:
+        """What is loaded, for a health check: counts, models, when the index was built."""
+        info: dict[str, Any] = {"documents": len(self.documents), "embedder": self.embedder.name,
+                                "reader": self.reader.name}
+        if self.manifest is not None:
+            m = self.manifest
+            info.update(chunks=m.n_chunks, sentences=m.n_sentences, index=m.index.kind, index_created=m.created)
+        return info
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer one question; `history` holds the earlier user turns, oldest first.
@@ -69,18 +118,19 @@ class Assistant:
         """
         return self.ask_traced(question, history)[0]
 
-    def ask_traced(self, question: str, history: Sequence[str] = ()) -> tuple[Answer, list[ScoredChunk]]:
-        """Like `ask`, and also the retrieved chunks, best first (for evaluation)."""
+    def ask_traced(self, question: str, history: Sequence[str] = ()) -> tuple[Answer, list[Passage]]:
+        """Like `ask`, and also the retrieved passages, best first (for evaluation)."""
         began = time.perf_counter()
         clean, turns = self._validate(question, history)
-        query = resolve_query(clean, turns)
-        vector = self.embedder.embed([query])[0]
-        hits = self.retriever.retrieve(query, vector)
-        answer = self.answerer.answer(clean, query, vector, hits)
-        return _with_latency(answer, question, began), hits
+        text = resolve_query(clean, turns)
+        query = Query(clean, text, self.embedder.embed([text])[0])
+        passages = self.retriever.retrieve(query)
+        extractions = self.reader.read(query, passages)
+        answer = compose_answer(clean, extractions, self._by_id, self.policy)
+        return replace(answer, question=question, latency_ms=(time.perf_counter() - began) * 1000), passages
 
     def _validate(self, question: object, history: Sequence[object]) -> tuple[str, list[str]]:
-        limit = self.settings.answer.max_question_chars
+        limit = self.limits.max_question_chars
         if not isinstance(question, str):
             raise InvalidQueryError("the question must be text")
         clean = " ".join(question.split())
@@ -90,11 +140,10 @@ class Assistant:
             raise InvalidQueryError(f"the question is {len(clean):,} characters; the limit is {limit:,}")
         if isinstance(history, str) or not all(isinstance(h, str) for h in history):
             raise InvalidQueryError("history must be a list of earlier questions (text)")
+        if len(history) > self.limits.max_history_turns:
+            raise InvalidQueryError(
+                f"history holds {len(history):,} turns; the limit is {self.limits.max_history_turns:,} "
+                "(send the latest ones)"
+            )
         turns = [" ".join(h.split())[:limit] for h in history if isinstance(h, str) and h.strip()]
-        return clean, turns[-MAX_HISTORY_TURNS:]
-
-
-def _with_latency(answer: Answer, question: str, began: float) -> Answer:
-    from dataclasses import replace
-
-    return replace(answer, question=question, latency_ms=(time.perf_counter() - began) * 1000)
+        return clean, turns

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from rag.evaluate import EvalResult
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = (
     ("n", "questions"),
@@ -58,7 +62,8 @@ def text_table(result: EvalResult) -> str:
 
 
 def write_reports(result: EvalResult, folder: Path, meta: dict[str, Any]) -> list[Path]:
-    """Write <name>.json, <name>.md and <name>.png into `folder`; returns their paths."""
+    """Write <name>.json, <name>.md and, with the `charts` extra, <name>.png into `folder`;
+    returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / result.name
     data = {"name": result.name, **meta, "overall": result.overall, "by_type": result.by_type}
@@ -75,6 +80,9 @@ def write_reports(result: EvalResult, folder: Path, meta: dict[str, Any]) -> lis
         encoding="utf-8",
     )
     png_path = base.with_suffix(".png")
+    if importlib.util.find_spec("matplotlib") is None:
+        logger.warning("no chart: matplotlib is not installed (pip install -e '.[charts]')")
+        return [json_path, md_path]
     _chart(result, png_path)
     return [json_path, md_path, png_path]
 

@@ -2,8 +2,9 @@
 
 Layout of `index/`:
     CURRENT                 name of the live generation (replaced atomically)
-    gen-<time>-<id>/        manifest.json, documents.jsonl, chunks.jsonl,
-                            chunks.npy, chunks.faiss, sentences.npz, sentences.npy
+    gen-<time>-<id>/        manifest.json, documents.jsonl, chunks.jsonl, sentences.npz,
+                            sentences.npy, and the chunk vector index's own files
+                            (chunks.faiss for the FAISS kinds, chunks.npy for numpy)
 A build writes a new generation beside the live one and only then switches CURRENT, so
 a crash at any point leaves the previous index whole and loadable.
 """
@@ -21,23 +22,29 @@ import shutil
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.config import ChunkConfig
-from rag.errors import IndexMismatchError, IndexNotBuiltError, RagError
-from rag.index import FaissIndex
+from rag.chunk import SentenceTable
+from rag.config import ChunkConfig, IndexConfig
+from rag.errors import IndexBusyError, IndexMismatchError, IndexNotBuiltError, IndexWriteError
+from rag.index import VectorIndex
+from rag.indexes import load_vector_index
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the vector index's kind and parameters in the manifest, each vector stored once."""
 _CURRENT = "CURRENT"
-_FILES = ("documents.jsonl", "chunks.jsonl", "chunks.npy", "chunks.faiss", "sentences.npz", "sentences.npy")
+_FILES = ("documents.jsonl", "chunks.jsonl", "sentences.npz", "sentences.npy")
+"""Data files every generation has, besides the vector index's own."""
+_VECTORS = "chunks"
+"""The stem of the chunk vector index's files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +57,8 @@ class Manifest:
     encoding: str
     chunk_tokens: int
     overlap_tokens: int
-    index_type: str
+    index: IndexConfig
+    """The vector index: its resolved kind ("flat", "hnsw", ...) and parameters."""
     documents: tuple[tuple[str, str], ...]
     """(doc_id, sha256 of the source file) for every document."""
     n_chunks: int
@@ -72,7 +80,7 @@ class Manifest:
             "encoding": self.encoding,
             "chunk_tokens": self.chunk_tokens,
             "overlap_tokens": self.overlap_tokens,
-            "index_type": self.index_type,
+            "index": self.index.to_dict(),
             "documents": dict(self.documents),
             "n_chunks": self.n_chunks,
             "n_sentences": self.n_sentences,
@@ -90,7 +98,7 @@ class Manifest:
             encoding=str(data["encoding"]),
             chunk_tokens=int(data["chunk_tokens"]),
             overlap_tokens=int(data["overlap_tokens"]),
-            index_type=str(data["index_type"]),
+            index=IndexConfig(**data["index"]),
             documents=tuple(sorted(data["documents"].items())),
             n_chunks=int(data["n_chunks"]),
             n_sentences=int(data["n_sentences"]),
@@ -101,48 +109,16 @@ class Manifest:
 
 
 @dataclass(frozen=True, slots=True)
-class SentenceTable:
-    """Every answerable sentence: parallel arrays, row i is sentence i."""
-
-    doc: np.ndarray
-    """int32 index into the documents tuple."""
-    start: np.ndarray
-    end: np.ndarray
-    chunk: np.ndarray
-    """int32 index of the first chunk holding the sentence."""
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-
-@dataclass(frozen=True, slots=True)
 class StoredIndex:
     """A whole index as loaded from (or about to be written to) disk."""
 
     manifest: Manifest
     documents: tuple[Document, ...]
     chunks: tuple[Chunk, ...]
-    chunk_vectors: np.ndarray
+    vectors: VectorIndex
+    """The chunk vectors: row i is chunk i."""
     sentences: SentenceTable
     sentence_vectors: np.ndarray
-    faiss: FaissIndex
-
-
-def build_sentence_table(documents: Sequence[Document], chunks: Sequence[Chunk]) -> SentenceTable:
-    """The distinct sentences of all chunks (chunks overlap), each with its first chunk."""
-    doc_index = {doc.doc_id: i for i, doc in enumerate(documents)}
-    rows: dict[tuple[int, int, int], int] = {}
-    for c, chunk in enumerate(chunks):
-        d = doc_index[chunk.doc_id]
-        for span in chunk.sentences:
-            rows.setdefault((d, span.start, span.end), c)
-    keys = sorted(rows)
-    return SentenceTable(
-        doc=np.array([k[0] for k in keys], dtype=np.int32),
-        start=np.array([k[1] for k in keys], dtype=np.int64),
-        end=np.array([k[2] for k in keys], dtype=np.int64),
-        chunk=np.array([rows[k] for k in keys], dtype=np.int32),
-    )
 
 
 def index_exists(index_dir: Path) -> bool:
@@ -165,7 +141,7 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
     gen = _current_generation(index_dir)
     manifest = _read_manifest_file(gen / "manifest.json")
     files = dict(manifest.files)
-    for name in _FILES:
+    for name in sorted(set(_FILES) | set(files)):
         path = gen / name
         if not path.is_file():
             raise IndexMismatchError(f"index file {path} is missing; rebuild with `rag ingest`")
@@ -175,48 +151,60 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
         documents = tuple(Document.from_dict(d) for d in _read_jsonl(gen / "documents.jsonl"))
         texts = {d.doc_id: d.text for d in documents}
         chunks = tuple(Chunk.from_dict(c, texts[c["doc_id"]]) for c in _read_jsonl(gen / "chunks.jsonl"))
-        # Memory-mapped: a large index is paged in as searched, not copied into memory.
-        chunk_vectors = np.load(gen / "chunks.npy", allow_pickle=False, mmap_mode="r")
         table = np.load(gen / "sentences.npz", allow_pickle=False)
         sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
         sentence_vectors = np.load(gen / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexMismatchError(f"index in {gen} cannot be read ({exc}); rebuild with `rag ingest`") from exc
-    faiss_index = FaissIndex.load(gen / "chunks.faiss", manifest.index_type)
+    vectors = load_vector_index(gen, _VECTORS, manifest.index)
     expected = {
         "chunks": (len(chunks), manifest.n_chunks),
-        "chunk vectors": (chunk_vectors.shape, (manifest.n_chunks, manifest.dim)),
+        "chunk vectors": ((vectors.size, vectors.dim), (manifest.n_chunks, manifest.dim)),
         "sentence vectors": (sentence_vectors.shape, (manifest.n_sentences, manifest.dim)),
         "sentences": (len(sentences), manifest.n_sentences),
-        "faiss rows": (faiss_index.size, manifest.n_chunks),
     }
     for what, (got, want) in expected.items():
         if got != want:
             raise IndexMismatchError(f"index in {gen}: {what} {got} != manifest {want}; rebuild with `rag ingest`")
-    return StoredIndex(manifest, documents, chunks, chunk_vectors, sentences, sentence_vectors, faiss_index)
+    return StoredIndex(manifest, documents, chunks, vectors, sentences, sentence_vectors)
 
 
 def write_index(index_dir: Path, stored: StoredIndex) -> Path:
-    """Write a new generation and switch to it atomically; returns the generation folder."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    """Write a new generation and switch to it atomically; returns the generation folder.
+
+    Raises:
+        IndexWriteError: a write failed (full disk, read-only folder); the previous
+            generation is still the live one and nothing half-written is left.
+    """
     tmp = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        return _write_generation(index_dir, tmp, stored)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir} ({exc.strerror or exc}); the previous index is unchanged"
+        ) from exc
+
+
+def _write_generation(index_dir: Path, tmp: Path, stored: StoredIndex) -> Path:
     try:
         _write_jsonl(tmp / "documents.jsonl", (d.to_dict() for d in stored.documents))
         _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in stored.chunks))
-        np.save(tmp / "chunks.npy", stored.chunk_vectors, allow_pickle=False)
-        stored.faiss.save(tmp / "chunks.faiss")
+        vector_files = stored.vectors.save(tmp, _VECTORS)
         s = stored.sentences
         with open(tmp / "sentences.npz", "wb") as fh:
             np.savez(fh, doc=s.doc, start=s.start, end=s.end, chunk=s.chunk)
         np.save(tmp / "sentences.npy", stored.sentence_vectors, allow_pickle=False)
-        files = tuple((name, _sha256_file(tmp / name)) for name in _FILES)
+        names = (*_FILES, *vector_files)
+        files = tuple(sorted((name, _sha256_file(tmp / name)) for name in names))
         manifest = Manifest(
             **{**_manifest_fields(stored.manifest), "files": files,
                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         )
         _write_text(tmp / "manifest.json", json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
-        for name in (*_FILES, "manifest.json"):
+        for name in (*names, "manifest.json"):
             _fsync(tmp / name)
         previous = _read_pointer(index_dir)
         gen = index_dir / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -235,13 +223,22 @@ def write_index(index_dir: Path, stored: StoredIndex) -> Path:
 
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock so that two builds never write one index at once."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "a") as fh:
+    """Hold an exclusive lock so that two builds never write one index at once.
+
+    Raises:
+        IndexBusyError: another build holds it.
+        IndexWriteError: the folder or its lock file cannot be created.
+    """
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(index_dir / ".lock", "a")  # noqa: SIM115 - closed below, after the lock is released
+    except OSError as exc:
+        raise IndexWriteError(f"cannot write the index in {index_dir} ({exc.strerror or exc})") from exc
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RagError(f"another build is writing {index_dir}; try again when it ends") from exc
+            raise IndexBusyError(f"another build is writing {index_dir}; try again when it ends") from exc
         try:
             yield
         finally:

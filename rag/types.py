@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -45,6 +47,15 @@ class Document:
             sha256=data["sha256"],
             metadata=tuple(sorted((str(k), str(v)) for k, v in data.get("metadata", {}).items())),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedText:
+    """What a file format's reader gets out of one file, before normalisation."""
+
+    text: str
+    title: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +103,51 @@ class Chunk:
         )
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Query:
+    """A question as the pipeline sees it: as asked, as searched, and as a vector."""
+
+    question: str
+    """The question as asked (blanks folded)."""
+    text: str
+    """What is searched: the question, resolved against the conversation when it leans on it."""
+    vector: np.ndarray
+    """The unit-length float32 embedding of `text`, shape (dim,)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk, keyed by `chunk_id`, with its scores: what retrieval hands a reader."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    sentences: tuple[Span, ...]
+    """The chunk's sentences, in document offsets."""
+    score: float
+    """The fused retrieval score; `dense` (cosine) and `lexical` (BM25 / best BM25) make it."""
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What a reader found in the passages: evidence (one sentence or a few adjacent ones) and,
+    inside it, the short answer, or None when the evidence itself is the answer."""
+
+    doc_id: str
+    chunk_id: str
+    evidence: Span
+    answer: Span | None
+    score: float
+    """The reader's ranking score (the citation shows it); comparable within one reading only."""
+    confidence: float
+    """How sure the reader is, in [0, 1], that this extraction answers the question."""
+    reader: str
+
+
 @dataclass(frozen=True, slots=True)
 class Citation:
     """Where an answer's words come from: `quote == document.text[start:end]`."""
@@ -117,18 +173,6 @@ class Citation:
             "score": round(self.score, 4),
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
-        return cls(
-            n=int(data["n"]),
-            doc_id=data["doc_id"],
-            title=data["title"],
-            chunk_id=data["chunk_id"],
-            start=int(data["start"]),
-            end=int(data["end"]),
-            quote=data["quote"],
-            score=float(data["score"]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,16 +203,6 @@ class Answer:
             "latency_ms": round(self.latency_ms, 3),
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
-        return cls(
-            question=data["question"],
-            answer=data["answer"],
-            abstained=bool(data["abstained"]),
-            confidence=float(data["confidence"]),
-            citations=tuple(Citation.from_dict(c) for c in data.get("citations", ())),
-            latency_ms=float(data.get("latency_ms", 0.0)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +216,6 @@ class Question:
     doc_id: str | None = None
     answer_start: int | None = None
     unanswerable: bool = False
-    evidence: str | None = None
     type: str | None = None
     standalone: str | None = None
     """For a follow-up: the same question asked without history (to compare the two)."""
@@ -214,7 +247,6 @@ class Question:
             doc_id=data.get("doc_id"),
             answer_start=int(start) if start is not None else None,
             unanswerable=bool(data.get("unanswerable", False)) or not answers,
-            evidence=data.get("evidence"),
             type=data.get("type"),
             standalone=data.get("standalone"),
         )

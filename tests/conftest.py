@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.build import build_index
-from rag.embed import HashEmbedder
+from rag.embed_hash import HashEmbedder
 from rag.pipeline import Assistant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def minilm_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.T
     """An assistant over the default corpus with the real all-MiniLM-L6-v2 model, on the
     default backend (ONNX Runtime; tests/test_onnx.py holds it to the torch model's vectors)."""
     from rag.config import MINILM
-    from rag.embed import make_embedder
+    from rag.embedders import make_embedder
 
     index = tmp_path_factory.mktemp("minilm-index")
     embedder = make_embedder(MINILM)

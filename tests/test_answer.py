@@ -10,6 +10,7 @@ from rag.conversation import needs_history, resolve_query
 from rag.errors import InvalidQueryError
 from rag.pipeline import Assistant
 from rag.span import AnswerType, expected_type, find_candidates, pick_span
+from rag.store import load_index
 
 QUESTIONS = [
     "When did the Long March 5 rocket first fly?",
@@ -22,18 +23,19 @@ QUESTIONS = [
 
 
 def _documents(assistant: Assistant) -> dict[str, str]:
-    return {d.doc_id: d.text for d in assistant.stored.documents}
+    return {d.doc_id: d.text for d in assistant.documents}
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_every_quote_is_its_document_slice(small_assistant: Assistant, question: str) -> None:
+def test_every_quote_is_its_document_slice(small_assistant: Assistant, question: str, tmp_path: Path) -> None:
     answer = small_assistant.ask(question)
+    chunk_ids = {ch.chunk_id for ch in load_index(tmp_path / "index").chunks}
     texts = _documents(small_assistant)
     assert answer.citations, "an answer always shows passages"
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     for c in answer.citations:
         assert texts[c.doc_id][c.start:c.end] == c.quote
-        assert c.chunk_id in {ch.chunk_id for ch in small_assistant.stored.chunks}
+        assert c.chunk_id in chunk_ids
     if not answer.abstained:
         first = answer.citations[0]
         # The short answer is a quotation from inside citation 1.
@@ -51,7 +53,8 @@ def test_answer_cuts_a_date_span(small_assistant: Assistant) -> None:
 
 
 def test_date_line_is_metadata_not_text(small_assistant: Assistant) -> None:
-    doc = next(d for d in small_assistant.stored.documents if d.doc_id == "rockets")
+    doc = small_assistant.document("rockets")
+    assert doc is not None
     assert doc.meta("date") == "2021-03-04"
     assert "2021-03-04" not in doc.text
 
@@ -90,7 +93,10 @@ def test_follow_up_uses_the_earlier_turn(small_assistant: Assistant) -> None:
     followed = small_assistant.ask("When did it first fly?", history=["Tell me about the Long March 5 rocket"])
     assert followed.answer == "2016"
     assert followed.citations[0].doc_id == "rockets"
-    assert alone.citations[0].quote != "" and followed.confidence >= alone.confidence
+    # Alone, "it" names nothing: the same sentence barely clears the bar; the earlier turn
+    # makes the search (and so the answer) far surer.
+    assert followed.confidence > alone.confidence + 0.2
+    assert followed.citations[0].score > alone.citations[0].score
 
 
 def test_resolve_query_only_when_needed() -> None:
@@ -143,7 +149,7 @@ def test_a_name_the_question_already_gives_is_no_answer() -> None:
 
 def test_a_question_split_over_two_sentences_cites_both(tmp_path: Path) -> None:
     from rag.build import build_index
-    from rag.embed import HashEmbedder
+    from rag.embed_hash import HashEmbedder
 
     from .conftest import write_corpus
 
@@ -159,9 +165,15 @@ def test_a_question_split_over_two_sentences_cites_both(tmp_path: Path) -> None:
     assert text[first.start:first.end] == first.quote
 
 
-def test_answer_weights_must_not_be_negative() -> None:
-    from rag.config import AnswerConfig
+def test_reader_weights_and_policy_are_validated() -> None:
+    from rag.config import AnswerPolicy, HeuristicReaderConfig, QueryLimits
     from rag.errors import ConfigError
 
     with pytest.raises(ConfigError, match="chunk_weight"):
-        AnswerConfig(chunk_weight=-0.1)
+        HeuristicReaderConfig(chunk_weight=-0.1)
+    with pytest.raises(ConfigError, match="abstain_below"):
+        AnswerPolicy(abstain_below=1.5)
+    with pytest.raises(ConfigError, match="max_citations"):
+        AnswerPolicy(max_citations=0)
+    with pytest.raises(ConfigError, match="max_history_turns"):
+        QueryLimits(max_history_turns=-1)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from rag.config import QueryLimits
 from rag.pipeline import Assistant
-from ui.api import ServerConfig, create_app
+from ui.api import create_app
 from ui.chat import FeedbackLog, escape_text, render_answer, respond
+from ui.config import ServerConfig
 from ui.security import RateLimiter
 
 ALLOWED = "http://allowed.example"
@@ -138,6 +142,25 @@ def test_health_docs_and_widget(client: TestClient) -> None:
     widget = client.get("/widget.js")
     assert widget.status_code == 200 and widget.headers["content-type"].startswith("text/javascript")
     assert "attachShadow" in widget.text
+    assert health["limits"] == {"max_question_chars": 2_000, "max_history_turns": 10}
+    assert '/*rag:limits*/ {"max_question_chars": 2000, "max_history_turns": 10} /*rag:end*/' in widget.text
+
+
+def test_one_set_of_limits_reaches_the_api_the_health_check_and_the_widget(small_assistant: Assistant,
+                                                                          tmp_path: Path) -> None:
+    a = small_assistant
+    strict = Assistant(a.embedder, a.retriever, a.reader, a.documents, limits=QueryLimits(60, 2))
+    config = ServerConfig(feedback_path=tmp_path / "feedback.jsonl", chat_page=False)
+    with TestClient(create_app(strict, config)) as client:
+        assert client.get("/api/health").json()["limits"] == {"max_question_chars": 60, "max_history_turns": 2}
+        assert '{"max_question_chars": 60, "max_history_turns": 2}' in client.get("/widget.js").text
+        too_long = client.post("/api/ask", json={"question": "x" * 61})
+        assert too_long.status_code == 422 and "limit is 60" in too_long.json()["message"]
+        too_many = client.post("/api/ask", json={"question": "When did it fly?", "history": ["a", "b", "c"]})
+        assert too_many.status_code == 422 and "history holds 3 turns; the limit is 2" in too_many.json()["message"]
+        ok = client.post("/api/ask", json={"question": "When did it first fly?",
+                                           "history": ["hello", "Tell me about the Long March 5 rocket"]})
+        assert ok.status_code == 200 and ok.json()["answer"] == "2016"
 
 
 def test_feedback_appends_json_lines_to_its_file(tmp_path: Path) -> None:
@@ -161,7 +184,10 @@ HOSTILE = [
 def test_document_text_is_escaped_for_the_chat_page(text: str) -> None:
     escaped = escape_text(text)
     assert "<" not in escaped and "](" not in escaped
-    assert "javascript:" not in escaped.replace("\\", "") or "](" not in escaped
+    # Every Markdown special character is backslash-escaped, and nothing else changed: undoing
+    # the escapes gives back the text exactly.
+    assert re.search(r"(?<!\\)[\[\]()`*_]", escaped) is None
+    assert html.unescape(re.sub(r"\\([\\`*_{}\[\]()#+\-.!|~>])", r"\1", escaped)) == text
 
 
 def test_chat_handler_renders_answers_and_abstentions(small_assistant: Assistant) -> None:

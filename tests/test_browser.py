@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from rag.build import build_index
-from rag.embed import HashEmbedder
+from rag.embed_hash import HashEmbedder
 from rag.pipeline import Assistant
 
 from .conftest import SMALL_CORPUS, write_corpus
@@ -93,7 +93,8 @@ def server(hosts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
     """`rag serve`'s app on a free port, over the small corpus plus a hostile document."""
     import uvicorn
 
-    from ui.api import ServerConfig, create_app
+    from ui.api import create_app
+    from ui.config import ServerConfig
 
     root = tmp_path_factory.mktemp("served")
     SERVED["feedback"] = root / "feedback.jsonl"

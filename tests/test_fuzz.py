@@ -67,7 +67,7 @@ def test_answerer_raises_nothing_but_invalid_query(hash_default_assistant: Assis
     except InvalidQueryError:
         assert not question.strip() or len(" ".join(question.split())) > 2_000
         return
-    texts = {d.doc_id: d.text for d in hash_default_assistant.stored.documents}
+    texts = {d.doc_id: d.text for d in hash_default_assistant.documents}
     for c in answer.citations:
         assert texts[c.doc_id][c.start:c.end] == c.quote
     assert 0.0 <= answer.confidence <= 1.0
@@ -79,8 +79,9 @@ def _api_app() -> Any:
     import tempfile
 
     from rag.build import build_index
-    from rag.embed import HashEmbedder
-    from ui.api import ServerConfig, create_app
+    from rag.embed_hash import HashEmbedder
+    from ui.api import create_app
+    from ui.config import ServerConfig
 
     from .conftest import DEFAULT_DOCS
 

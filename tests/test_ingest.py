@@ -323,7 +323,7 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
 
 def test_empty_folder_raises_empty_corpus(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
-    with pytest.raises(EmptyCorpusError, match=r"nothing to index .*no \.txt, \.md, \.html or \.pdf file"):
+    with pytest.raises(EmptyCorpusError, match=r"nothing to index .*no \.txt, \.md, \.html, \.htm or \.pdf file"):
         load_documents(tmp_path / "docs")
 
 

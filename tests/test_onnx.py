@@ -21,7 +21,7 @@ TEXTS = [
 def test_onnx_vectors_match_the_torch_model() -> None:
     code = (
         "import sys, json, numpy as np\n"
-        "from rag.embed import SentenceTransformerEmbedder\n"
+        "from rag.embed_torch import SentenceTransformerEmbedder\n"
         "texts = json.loads(sys.argv[1])\n"
         "np.save(sys.stdout.buffer, SentenceTransformerEmbedder().embed(texts))\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -20,12 +21,13 @@ from fastapi.testclient import TestClient
 
 from rag.build import build_index
 from rag.config import ChunkConfig, IngestConfig, Settings
-from rag.embed import HashEmbedder
+from rag.embed_hash import HashEmbedder
 from rag.errors import IndexMismatchError
 from rag.ingest import load_documents
 from rag.pipeline import Assistant
 from rag.store import load_index, read_manifest
-from ui.api import ServerConfig, create_app
+from ui.api import create_app
+from ui.config import ServerConfig
 
 from .conftest import ROOT, SMALL_CORPUS, write_corpus
 
@@ -52,44 +54,66 @@ def _many_docs(folder: Path, round_: int) -> None:
         (folder / f"doc{i:02d}.txt").write_text(f"Document {i} round {round_}. {body}.", encoding="utf-8")
 
 
+def _round_hashes(folder: Path) -> tuple[tuple[str, str], ...]:
+    """(doc_id, sha256) of every file, as a manifest built from `folder` records them."""
+    return tuple(sorted((p.stem, hashlib.sha256(p.read_bytes()).hexdigest()) for p in folder.glob("*.txt")))
+
+
+def _writing(index: Path) -> bool:
+    """A build is writing a generation now (its temporary folder exists)."""
+    return any(p.name.startswith(".tmp-") for p in index.iterdir())
+
+
 def test_kill_9_during_ingest_never_breaks_the_index(tmp_path: Path) -> None:
     docs, index = tmp_path / "docs", tmp_path / "index"
     docs.mkdir()
     _many_docs(docs, 0)
     build_index(docs, index, HashEmbedder())
     rng = random.Random(1234)
-    killed_mid_build = 0
+    killed_writing = 0
     for round_ in range(1, 21):
         _many_docs(docs, round_)
         before = read_manifest(index)
         proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", "--docs", str(docs), "--index", str(index),
                                  "--embedder", "hash"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.0, 2.0))
+        if round_ % 2:
+            # Odd rounds: a random moment (starting up, reading, embedding, writing or done).
+            time.sleep(rng.uniform(0.0, 2.0))
+        else:
+            # Even rounds: the moment the new generation is being written, frozen there to be sure.
+            deadline = time.monotonic() + 30
+            while proc.poll() is None and not _writing(index) and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGSTOP)
+                killed_writing += _writing(index)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
-            killed_mid_build += 1
         proc.wait()
-        after = read_manifest(index)  # the old generation or the complete new one
-        assert after.files == before.files or after.created >= before.created
-        stored = load_index(index)
-        assistant = Assistant(stored, HashEmbedder())
-        answer = assistant.ask("Which round is document 3 from?")
+        after = read_manifest(index)
+        # The old generation, or the complete new one: never a mixture.
+        assert after.documents in (before.documents, _round_hashes(docs))
+        stored = load_index(index)  # checksums verified
+        assert stored.manifest == after
+        answer = Assistant.load(index, HashEmbedder()).ask("Which round is document 3 from?")
         assert answer.citations and all(c.quote for c in answer.citations)
-    assert killed_mid_build >= 5, "the kills should land during builds"
+    assert killed_writing >= 5, f"only {killed_writing} of 10 kills landed while a generation was being written"
 
 
 def test_index_with_other_chunk_settings_is_refused_at_load(small_docs: Path, tmp_path: Path) -> None:
     build_index(small_docs, tmp_path / "index", HashEmbedder(), Settings(chunk=ChunkConfig(64, 8)))
     with pytest.raises(IndexMismatchError, match="rebuild with `rag ingest`"):
         Assistant.load(tmp_path / "index", settings=Settings())
-    assert Assistant.load(tmp_path / "index").settings.chunk == ChunkConfig(64, 8)
+    loaded = Assistant.load(tmp_path / "index")
+    assert loaded.manifest is not None and loaded.manifest.chunk_config == ChunkConfig(64, 8)
+    assert not loaded.ask("Where does Cheddar cheese come from?").abstained
 
 
 def test_cli_refuses_a_damaged_index_in_one_line(small_docs: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     build_index(small_docs, index, HashEmbedder())
     gen = next(index.glob("gen-*"))
-    (gen / "chunks.npy").write_bytes(b"\x93NUMPY garbage")
+    (gen / "chunks.faiss").write_bytes(b"garbage, not an index")
     done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Where is Cheddar?", "--index", str(index)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2

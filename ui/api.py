@@ -2,56 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from dataclasses import dataclass
+import re
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import IndexMismatchError, IndexNotBuiltError, InvalidQueryError, RagError
+from rag.config import LIMITS, QueryLimits
+from rag.errors import InvalidQueryError, RagError
 from rag.pipeline import Assistant
+from ui.config import ServerConfig
 from ui.security import BodyLimitMiddleware, OriginGuardMiddleware, RateLimiter
 
 logger = logging.getLogger(__name__)
 
 WIDGET_DIR = Path(__file__).resolve().parent / "widget"
-MAX_HISTORY = 20
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """What a public deployment sets: who may call, how often, how much, where feedback goes."""
-
-    cors_origins: tuple[str, ...] = ()
-    rate_per_minute: float = 60.0
-    rate_burst: int = 20
-    max_body_bytes: int = 16_384
-    max_question_chars: int = 2_000
-    feedback_path: Path = Path("feedback.jsonl")
-    title: str = "Ask the documents"
-    examples: tuple[str, ...] = (
-        "When was the hard and core technology concept first proposed?",
-        "Which two Xi’an companies debuted on the STAR Market?",
-        "How much did Xi’an’s GDP grow in the first half of this year?",
-    )
-    chat_page: bool = True
-    trusted_proxies: tuple[str, ...] = ()
-    """Peers (reverse proxies) whose X-Forwarded-For names the real client for rate limiting."""
+_WIDGET_LIMITS = re.compile(r"/\*rag:limits\*/.*?/\*rag:end\*/", re.S)
 
 
 class AskRequest(BaseModel):
     """A question, with the earlier user turns of the conversation, oldest first."""
 
-    question: str = Field(min_length=1, max_length=100_000, description="the question")
-    history: list[str] = Field(default_factory=list, max_length=MAX_HISTORY,
-                               description="earlier user questions, oldest first")
+    # The assistant checks both limits (rag.config.QueryLimits); the schema shows the defaults.
+    question: str = Field(description="the question (blanks are folded before its length is checked)",
+                          json_schema_extra={"maxLength": LIMITS.max_question_chars})
+    history: list[str] = Field(default_factory=list, description="earlier user questions, oldest first",
+                               json_schema_extra={"maxItems": LIMITS.max_history_turns})
 
 
 class CitationModel(BaseModel):
@@ -90,9 +74,7 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         description="Extractive question answering with numbered citations. POST /api/ask.",
     )
     limiter = RateLimiter(cfg.rate_per_minute, cfg.rate_burst)
-    app.state.assistant = assistant
-    app.state.config = cfg
-    app.state.limiter = limiter
+    widget_js = widget_script(assistant.limits)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -111,7 +93,7 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         "/api/ask",
         response_model=AnswerModel,
         responses={413: {"model": ErrorModel}, 422: {"model": ErrorModel}, 429: {"model": ErrorModel},
-                   403: {"model": ErrorModel}, 503: {"model": ErrorModel}},
+                   403: {"model": ErrorModel}},
     )
     def ask(body: AskRequest, request: Request) -> Any:
         """Answer a question with citations (the answer JSON of DESIGN.md)."""
@@ -121,15 +103,10 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
             text = f"too many questions; try again in {seconds} s"
             return JSONResponse({"detail": text, "message": text, "retry_after": seconds},
                                 status_code=429, headers={"Retry-After": str(seconds)})
-        if len(body.question) > cfg.max_question_chars:
-            text = f"the question is {len(body.question):,} characters; the limit is {cfg.max_question_chars:,}"
-            return JSONResponse({"detail": text, "message": text}, status_code=422)
         try:
             answer = assistant.ask(body.question, history=body.history)
         except InvalidQueryError as exc:
             return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=422)
-        except (IndexNotBuiltError, IndexMismatchError) as exc:
-            return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=503)
         except RagError as exc:
             logger.exception("answering failed")
             return JSONResponse({"detail": str(exc), "message": str(exc)}, status_code=500)
@@ -138,15 +115,15 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        """Liveness and what is loaded."""
-        m = assistant.stored.manifest
-        return {"status": "ok", "documents": len(assistant.stored.documents), "chunks": m.n_chunks,
-                "sentences": m.n_sentences, "embedder": m.embedder, "index_created": m.created}
+        """Liveness, what is loaded, and the limits a client must keep to."""
+        limits = assistant.limits
+        return {"status": "ok", **assistant.describe(), "limits": {
+            "max_question_chars": limits.max_question_chars, "max_history_turns": limits.max_history_turns}}
 
     @app.get("/widget.js", include_in_schema=False)
-    def widget() -> FileResponse:
-        return FileResponse(WIDGET_DIR / "widget.js", media_type="text/javascript; charset=utf-8",
-                            headers={"Cache-Control": "public, max-age=300"})
+    def widget() -> Response:
+        return Response(widget_js, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
 
     @app.get("/widget/demo.html", include_in_schema=False)
     def widget_demo() -> FileResponse:
@@ -169,6 +146,17 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
     app.add_middleware(OriginGuardMiddleware, allowed=cfg.cors_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_body_bytes)
     return app
+
+
+def widget_script(limits: QueryLimits) -> str:
+    """widget.js with the assistant's limits written in, so the widget keeps to the server's."""
+    source = (WIDGET_DIR / "widget.js").read_text(encoding="utf-8")
+    values = json.dumps({"max_question_chars": limits.max_question_chars,
+                         "max_history_turns": limits.max_history_turns})
+    written, count = _WIDGET_LIMITS.subn(lambda _: f"/*rag:limits*/ {values} /*rag:end*/", source)
+    if count != 1:
+        raise RuntimeError("widget.js has lost its /*rag:limits*/ marker")
+    return written
 
 
 def client_key(request: Request, trusted_proxies: tuple[str, ...]) -> str:

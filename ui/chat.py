@@ -16,11 +16,10 @@ import gradio as gr
 from rag.errors import InvalidQueryError
 from rag.pipeline import Assistant
 from rag.types import Answer
+from ui.config import ServerConfig
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-    from ui.api import ServerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +96,11 @@ def user_turns(history: list[dict[str, Any]]) -> list[str]:
 
 
 def respond(assistant: Assistant, message: str, history: list[dict[str, Any]]) -> str:
-    """The chat handler: answer `message` in the context of the earlier user turns."""
+    """The chat handler: answer `message` in the context of the latest earlier user turns."""
+    keep = assistant.limits.max_history_turns
+    turns = user_turns(history)[-keep:] if keep else []
     try:
-        answer = assistant.ask(message, history=user_turns(history))
+        answer = assistant.ask(message, history=turns)
     except InvalidQueryError as exc:
         return f"Sorry: {escape_text(str(exc))}."
     return render_answer(answer)
@@ -127,7 +128,7 @@ def build_chat(assistant: Assistant, config: ServerConfig) -> gr.Blocks:
         )
         with gr.Row():
             box = gr.Textbox(placeholder="Ask a question…", show_label=False, elem_id="question", scale=8,
-                             max_length=config.max_question_chars, autofocus=True, submit_btn=True)
+                             max_length=assistant.limits.max_question_chars, autofocus=True, submit_btn=True)
         clear = gr.Button("New conversation", elem_id="clear", size="sm")
         gr.Examples(examples=[[e] for e in config.examples], inputs=[box], label="Examples")
         box.submit(on_submit, [box, chatbot], [chatbot, box], api_visibility="private")

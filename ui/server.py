@@ -6,18 +6,20 @@ import logging
 import os
 from pathlib import Path
 
+from rag.build import ensure_index
 from rag.embed import BatchingEmbedder
 from rag.pipeline import Assistant
-from ui.api import ServerConfig, create_app
+from ui.api import create_app
+from ui.config import ServerConfig
 
 logger = logging.getLogger(__name__)
 
 
-def load_assistant(index_dir: Path, docs_dir: Path | None, backend: str | None = None) -> Assistant:
+def load_assistant(
+    index_dir: Path, docs_dir: Path | None, backend: str | None = None, model_cache: Path | None = None
+) -> Assistant:
     """The assistant for `index_dir`, first building or updating it from `docs_dir` if given."""
-    from rag.build import ensure_index
-
-    embedder, report = ensure_index(index_dir, docs_dir, backend)
+    embedder, report = ensure_index(index_dir, docs_dir, backend, model_cache=model_cache)
     for error in report.errors if report else ():
         logger.warning("skipped %s", error)
     # Concurrent requests share model calls instead of queueing behind one another.
@@ -30,6 +32,6 @@ def serve(assistant: Assistant, host: str, port: int, config: ServerConfig) -> N
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     assistant.warm_up()
     app = create_app(assistant, config)
-    print(f"serving {len(assistant.stored.documents)} documents on http://{host}:{port}/  "
+    print(f"serving {len(assistant.documents)} documents on http://{host}:{port}/  "
           f"(API: /api/ask, docs: /docs, widget: /widget.js)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

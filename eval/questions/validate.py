@@ -84,8 +84,7 @@ def check_record(rec, raw, body_start, where, errors):
         elif not isinstance(sa, str) or not sa.strip():
             err("'standalone' must be a non-empty string")
         else:
-            norm = lambda t: " ".join(t.lower().split())
-            if norm(sa) == norm(rec["question"]):
+            if " ".join(sa.lower().split()) == " ".join(rec["question"].lower().split()):
                 err("'standalone' must differ from 'question'")
             for a in rec["answers"]:
                 if a.lower() in sa.lower():
@@ -125,10 +124,9 @@ def check_record(rec, raw, body_start, where, errors):
     # answer_start must be the FIRST occurrence of answers[0] inside an occurrence of the evidence
     if not any(start == o + evidence.find(answers[0]) for o in ev_occ):
         err("answer_start is not the first occurrence of answers[0] inside the evidence occurrence")
-    if rec["type"] == "multi_sentence":
-        # crude check: at least two sentence ends in the evidence span
-        if len(re.findall(r"[.!?][”\"]?(?=\s|$)", evidence)) < 2:
-            err("multi_sentence evidence should span two sentences")
+    # crude check: at least two sentence ends in the evidence span
+    if rec["type"] == "multi_sentence" and len(re.findall(r"[.!?][”\"]?(?=\s|$)", evidence)) < 2:
+        err("multi_sentence evidence should span two sentences")
 
 
 def main():

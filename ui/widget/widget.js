@@ -25,7 +25,9 @@
 
   const DEFAULT_COLOR = "#0b57d0";
   const COLOR_RE = /^#[0-9a-fA-F]{3,8}$|^[a-zA-Z]+$/;
-  const MAX_HISTORY = 10; // earlier questions sent with each request
+  // The server writes its limits here when it serves this file (rag.config.QueryLimits).
+  const LIMITS = /*rag:limits*/ { max_question_chars: 2000, max_history_turns: 10 } /*rag:end*/;
+  const MAX_HISTORY = LIMITS.max_history_turns; // earlier questions sent with each request
   const MAX_STORED_MESSAGES = 60;
   const REQUEST_TIMEOUT_MS = 60000;
   const ABSTAIN_TEXT = "I couldn't find that in the documents. The closest passages:";
@@ -458,6 +460,7 @@ button { cursor: pointer; }
       "aria-label": "Your question",
       placeholder: "Ask a question\u2026",
       rows: "1",
+      maxlength: String(LIMITS.max_question_chars),
       autocomplete: "off",
       enterkeyhint: "send",
     });

@@ -1,0 +1,48 @@
+"""The registry of embedders, by the name an index manifest records: a new one is one module
+and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.config import HASH, MINILM
+from rag.embed import Embedder
+from rag.embed_hash import HashEmbedder
+from rag.embed_onnx import OnnxEmbedder
+from rag.embed_torch import SentenceTransformerEmbedder
+from rag.errors import ConfigError
+
+BACKENDS = ("onnx", "torch")
+"""How MiniLM runs: ONNX Runtime (default: same vectors, a third of the time, no torch at
+query time) or sentence-transformers on torch."""
+
+
+def _minilm(backend: str, model_cache: Path | None) -> Embedder:
+    if backend == "torch":
+        return SentenceTransformerEmbedder()
+    return OnnxEmbedder(cache_dir=model_cache)
+
+
+def _hash(backend: str, model_cache: Path | None) -> Embedder:
+    return HashEmbedder()
+
+
+EMBEDDERS: dict[str, Callable[[str, Path | None], Embedder]] = {
+    MINILM: _minilm,
+    HASH: _hash,
+}
+
+
+def make_embedder(name: str, backend: str | None = None, model_cache: Path | None = None) -> Embedder:
+    """The embedder an index was built with, by the name its manifest records.
+
+    `backend` ("onnx" or "torch", default onnx) and `model_cache` (where exported models are
+    kept, default ~/.cache/rag) are read from the environment by the entry points, not here.
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    factory = EMBEDDERS.get(name)
+    if factory is None:
+        raise ConfigError(f"unknown embedder {name!r}; expected one of {sorted(EMBEDDERS)}")
+    return factory(backend or "onnx", model_cache)

@@ -1,0 +1,219 @@
+"""The hand-written reader: scores the sentences of the retrieved passages, cuts a typed or
+free short answer, and says how sure it is. Its weights live in `HeuristicReaderConfig`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.chunk import SentenceTable, build_sentence_table
+from rag.config import HeuristicReaderConfig
+from rag.embed import Embedder
+from rag.lexical import BM25, tokenize
+from rag.span import AnswerType, Candidate, expected_type, pick_span, typed_span
+from rag.types import Chunk, Document, Extraction, Passage, Query, Span
+
+
+class SentenceIndex:
+    """Every sentence of a corpus with its vector, BM25 statistics and neighbours: what the
+    heuristic reader reads from. Built from the stored index, or in memory with an embedder."""
+
+    def __init__(
+        self,
+        documents: Sequence[Document],
+        chunks: Sequence[Chunk],
+        table: SentenceTable,
+        vectors: np.ndarray,
+    ) -> None:
+        if len(vectors) != len(table):
+            raise ValueError(f"{len(vectors)} sentence vectors for {len(table)} sentences")
+        self.table = table
+        self.vectors = vectors
+        self.documents = tuple(documents)
+        docs = self.documents
+        spans = list(zip(table.doc.tolist(), table.start.tolist(), table.end.tolist(), strict=True))
+        self.texts = [docs[d].text[a:b] for d, a, b in spans]
+        self.bm25 = BM25(self.texts)
+        self.terms = [frozenset(tokenize(t)) for t in self.texts]
+        self.chunk_ids = [chunks[int(c)].chunk_id for c in table.chunk.tolist()]
+        """The first chunk holding each sentence (what a citation of it names)."""
+        self._row_of = {(docs[d].doc_id, a, b): i for i, (d, a, b) in enumerate(spans)}
+        self._rows_of_chunk = {c.chunk_id: self.rows_of(c.doc_id, c.sentences) for c in chunks}
+
+    @classmethod
+    def build(cls, documents: Sequence[Document], chunks: Sequence[Chunk], embedder: Embedder) -> SentenceIndex:
+        """Embed the sentences of `chunks` now (for a corpus held in memory, as in tests)."""
+        table = build_sentence_table(documents, chunks)
+        texts = [documents[d].text[a:b] for d, a, b in zip(table.doc, table.start, table.end, strict=True)]
+        return cls(documents, chunks, table, embedder.embed(texts))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def rows_of(self, doc_id: str, sentences: Sequence[Span]) -> np.ndarray:
+        """The rows of these sentences of one document (those the index holds)."""
+        found = (self._row_of.get((doc_id, s.start, s.end)) for s in sentences)
+        return np.array([r for r in found if r is not None], dtype=np.int64)
+
+    def rows_of_passage(self, passage: Passage) -> np.ndarray:
+        rows = self._rows_of_chunk.get(passage.chunk_id)
+        return self.rows_of(passage.doc_id, passage.sentences) if rows is None else rows
+
+    def doc_id(self, row: int) -> str:
+        return self.documents[int(self.table.doc[row])].doc_id
+
+    def span(self, row: int) -> Span:
+        return Span(int(self.table.start[row]), int(self.table.end[row]))
+
+    def neighbours(self, row: int) -> list[int]:
+        """The sentences right after and right before `row` in the same paragraph."""
+        table = self.table
+        text = self.documents[int(table.doc[row])].text
+        out = []
+        for other in (row + 1, row - 1):
+            if 0 <= other < len(table) and table.doc[other] == table.doc[row]:
+                a, b = sorted((other, row))
+                if "\n\n" not in text[int(table.end[a]):int(table.start[b])]:
+                    out.append(other)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    """A candidate answering sentence (its row in the sentence index) and why it scored so."""
+
+    row: int
+    score: float
+    dense: float
+    lexical: float
+    chunk: float
+    coverage: float
+    typed: bool
+    """The question wants a date, number or name, and the sentence has one it does not repeat."""
+
+
+class HeuristicReader:
+    """Hand-written rules over MiniLM and BM25 scores: the best sentence is the evidence; a date,
+    number or name of the kind asked for (or the phrase the question lacks) is the answer."""
+
+    name = "heuristic"
+
+    def __init__(self, sentences: SentenceIndex, config: HeuristicReaderConfig | None = None) -> None:
+        self.sentences = sentences
+        self.config = HeuristicReaderConfig() if config is None else config
+
+    def read(self, query: Query, passages: Sequence[Passage]) -> tuple[Extraction, ...]:
+        kind = expected_type(query.question)
+        if kind is AnswerType.NONE and query.text != query.question:
+            kind = expected_type(query.text)
+        idf = self.query_idf(query.text)
+        ranked = self.score_sentences(query, passages, kind, idf)
+        if not ranked:
+            return ()
+        index = self.sentences
+        best = ranked[0]
+        rows = [best.row]
+        span: Candidate | None = None
+        if kind is not AnswerType.NONE and not best.typed:
+            # The answer often sits in the next (or previous) sentence: "It was commissioned by Odo."
+            for row in index.neighbours(best.row):
+                span = typed_span(index.texts[row], query.text, kind, offset=index.span(row).start)
+                if span is not None:
+                    rows = sorted([best.row, row])
+                    break
+        if len(rows) == 1:
+            # The question's words split across two sentences ("... in the city whose GDP grew
+            # 2.8 percent?"): the evidence is both, and the answer lies in the one it names less.
+            for row in index.neighbours(best.row):
+                gain = _coverage(idf, index.terms[best.row] | index.terms[row]) - best.coverage
+                if gain >= self.config.split_question_gain:
+                    rows = sorted([best.row, row])
+                    span = pick_span(index.texts[row], query.text, kind, offset=index.span(row).start)
+                    break
+        unknown = self._unknown_names(query.question)
+        neighbour_answers = span is not None
+        if span is None:
+            span = pick_span(index.texts[best.row], query.text, kind, offset=index.span(best.row).start)
+        first = Extraction(
+            doc_id=index.doc_id(rows[0]),
+            chunk_id=index.chunk_ids[rows[0]],
+            evidence=Span(index.span(rows[0]).start, index.span(rows[-1]).end),
+            answer=None if span is None else Span(span.start, span.end),
+            score=best.score,
+            confidence=self._confidence(best, kind, neighbour_answers, unknown),
+            reader=self.name,
+        )
+        rest = [
+            Extraction(index.doc_id(s.row), index.chunk_ids[s.row], index.span(s.row), None, s.score,
+                       self._confidence(s, kind, False, unknown), self.name)
+            for s in ranked[1:] if s.row not in rows
+        ]
+        return (first, *rest)
+
+    def query_idf(self, query: str) -> dict[str, float]:
+        """The query's distinct terms with their IDF over the sentences."""
+        return {t: self.sentences.bm25.idf(t) for t in set(tokenize(query))}
+
+    def score_sentences(
+        self, query: Query, passages: Sequence[Passage], kind: AnswerType, idf: dict[str, float] | None = None,
+    ) -> list[ScoredSentence]:
+        """Every sentence of the passages, best first (`idf`: from `query_idf`, if at hand)."""
+        if not passages:
+            return []
+        index = self.sentences
+        chunk_score: dict[int, float] = {}
+        top = max(p.score for p in passages) or 1.0
+        for passage in passages:
+            for row in index.rows_of_passage(passage):
+                chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), passage.score / top)
+        rows = np.fromiter(chunk_score, dtype=np.int64)
+        dense = index.vectors[rows] @ query.vector.reshape(-1)
+        idf = self.query_idf(query.text) if idf is None else idf
+        lexical = index.bm25.scores(list(idf))[rows]
+        lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
+        c = self.config
+        scored = []
+        for i, row in enumerate(rows):
+            text = index.texts[row]
+            coverage = _coverage(idf, index.terms[row])
+            typed = kind is not AnswerType.NONE and typed_span(text, query.text, kind) is not None
+            score = (
+                c.dense_weight * float(dense[i]) + c.bm25_weight * float(lexical[i])
+                + c.chunk_weight * chunk_score[int(row)] + c.coverage_weight * coverage
+                + c.type_weight * float(typed or kind is AnswerType.NONE)
+            )
+            scored.append(ScoredSentence(int(row), score, float(dense[i]), float(lexical[i]),
+                                         chunk_score[int(row)], coverage, typed))
+        scored.sort(key=lambda s: (-s.score, s.row))
+        return scored
+
+    def _unknown_names(self, question: str) -> int:
+        """How many proper names of the question (capitalised, not first) no document mentions."""
+        names = [m.group(0) for m in _NAME.finditer(question) if m.start() > 0]
+        return sum(1 for name in names if not any(t in self.sentences.bm25 for t in tokenize(name)))
+
+    def _confidence(self, best: ScoredSentence, kind: AnswerType, neighbour_typed: bool, unknown: int) -> float:
+        """How sure the answer is, in [0, 1]: similarity and word coverage of the sentence,
+        less a penalty when the wanted kind of answer is missing or the question names
+        something the documents never mention."""
+        c = self.config
+        has_type = kind is AnswerType.NONE or best.typed or neighbour_typed
+        value = c.confidence_dense * best.dense + c.confidence_coverage * best.coverage
+        if not has_type:
+            value -= c.missing_type_penalty
+        value -= c.unknown_name_penalty * min(unknown, 2)
+        return float(np.clip(value, 0.0, 1.0))
+
+
+_NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'-]*")
+
+
+def _coverage(idf: dict[str, float], present: frozenset[str]) -> float:
+    """IDF-weighted share of the query's terms among the terms `present` in a sentence."""
+    total = sum(idf.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in idf.items() if t in present) / total

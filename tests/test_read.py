@@ -1,0 +1,154 @@
+"""The reader seam: an Assistant from parts held in memory (a fake reader, the numpy index), the
+heuristic reader read alone, and the one answer policy every reader shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from rag.answer import compose_answer
+from rag.chunk import chunk_document
+from rag.config import AnswerPolicy, ChunkConfig, QueryLimits
+from rag.embed_hash import HashEmbedder
+from rag.errors import InvalidQueryError
+from rag.index_numpy import NumpyIndex
+from rag.pipeline import Assistant
+from rag.read_heuristic import HeuristicReader, SentenceIndex
+from rag.retrieve import HybridRetriever
+from rag.types import Document, Extraction, Passage, Query, Span
+
+DOCS = (
+    Document("rockets", "Rockets", "The Long March 5 rocket first flew in 2016. It burns kerosene and liquid oxygen.\n\n"
+             "Its core stage uses liquid hydrogen.", "rockets.txt", "0" * 64),
+    Document("cheese", "Cheese", "Cheddar cheese comes from the village of Cheddar in Somerset. It is aged for nine "
+             "months or longer.", "cheese.txt", "1" * 64),
+)
+
+
+class FakeReader:
+    """Takes the first sentence of the best passage as evidence and its last word as the answer."""
+
+    name = "fake"
+
+    def __init__(self, confidence: float) -> None:
+        self.confidence = confidence
+        self.seen: list[tuple[Query, list[str]]] = []
+
+    def read(self, query: Query, passages: Sequence[Passage]) -> tuple[Extraction, ...]:
+        self.seen.append((query, [p.chunk_id for p in passages]))
+        out = []
+        for p in passages:
+            first = p.sentences[0]
+            word_start = DOC_TEXT[p.doc_id].rfind(" ", first.start, first.end - 1) + 1 or first.start
+            out.append(Extraction(p.doc_id, p.chunk_id, first, Span(word_start, first.end - 1), p.score,
+                                  self.confidence, self.name))
+        return tuple(out)
+
+
+DOC_TEXT = {d.doc_id: d.text for d in DOCS}
+
+
+def _parts(reader_confidence: float = 0.9) -> tuple[Assistant, FakeReader]:
+    embedder = HashEmbedder()
+    chunks = [c for d in DOCS for c in chunk_document(d, ChunkConfig(chunk_tokens=16, overlap_tokens=0))]
+    vectors = NumpyIndex.build(embedder.embed([c.text for c in chunks]))
+    reader = FakeReader(reader_confidence)
+    return Assistant(embedder, HybridRetriever(chunks, vectors), reader, DOCS), reader
+
+
+def test_an_assistant_from_a_fake_reader_and_the_numpy_index_answers_without_an_index_on_disk(
+    tmp_path: object,
+) -> None:
+    assistant, reader = _parts()
+    answer = assistant.ask("When did the Long March 5 rocket first fly?")
+    assert not answer.abstained
+    assert answer.answer == "2016"
+    first = answer.citations[0]
+    assert (first.doc_id, first.title, first.quote) == ("rockets", "Rockets", "The Long March 5 rocket first flew in 2016.")
+    assert DOC_TEXT["rockets"][answer.answer_start:answer.answer_end] == "2016"
+    # The reader was handed the query and passages keyed by chunk_id, best first.
+    query, chunk_ids = reader.seen[-1]
+    assert query.question == query.text == "When did the Long March 5 rocket first fly?"
+    assert query.vector.shape == (384,) and chunk_ids[0].startswith("rockets#")
+    assert assistant.describe() == {"documents": 2, "embedder": "hash", "reader": "fake"}
+    assert assistant.document("cheese") is DOCS[1] and assistant.document("nope") is None
+
+
+def test_the_policy_abstains_below_its_threshold_whatever_the_reader() -> None:
+    assistant, _ = _parts(reader_confidence=0.1)
+    answer = assistant.ask("Where does Cheddar cheese come from?")
+    assert answer.abstained and answer.answer == "" and answer.confidence == pytest.approx(0.1)
+    assert answer.citations, "the closest passages are still shown"
+
+
+def test_a_follow_up_reaches_the_reader_resolved_and_limits_come_from_the_assistant() -> None:
+    assistant, reader = _parts()
+    assistant.ask("When did it first fly?", history=["Tell me about the Long March 5 rocket"])
+    query, _ = reader.seen[-1]
+    assert (query.question, query.text) == (
+        "When did it first fly?", "Tell me about the Long March 5 rocket When did it first fly?")
+    strict = Assistant(assistant.embedder, assistant.retriever, reader, DOCS,
+                       limits=QueryLimits(max_question_chars=10, max_history_turns=1))
+    with pytest.raises(InvalidQueryError, match="limit is 10"):
+        strict.ask("a question of more than ten characters")
+    with pytest.raises(InvalidQueryError, match="history holds 2 turns; the limit is 1"):
+        strict.ask("Why?", history=["one", "two"])
+    assert not strict.ask("Why?", history=["one"]).abstained
+
+
+def _extraction(doc_id: str, start: int, end: int, answer: Span | None = None, confidence: float = 0.9,
+                score: float = 1.0) -> Extraction:
+    return Extraction(doc_id, f"{doc_id}#chunk", Span(start, end), answer, score, confidence, "test")
+
+
+def test_compose_answer_cites_without_overlaps_and_caps_the_citations() -> None:
+    docs = {d.doc_id: d for d in DOCS}
+    extractions = [
+        _extraction("rockets", 0, 43, Span(38, 42), score=2.0),
+        _extraction("rockets", 10, 50, score=1.5),  # overlaps citation 1: dropped
+        _extraction("cheese", 0, 61, score=1.0),
+        _extraction("rockets", 44, 80, score=0.5),
+        _extraction("cheese", 62, 99, score=0.1),
+    ]
+    answer = compose_answer("q?", extractions, docs, AnswerPolicy(max_citations=3))
+    assert answer.answer == "2016" and not answer.abstained
+    assert [(c.n, c.doc_id, c.start, c.score) for c in answer.citations] == [
+        (1, "rockets", 0, 2.0), (2, "cheese", 0, 1.0), (3, "rockets", 44, 0.5)]
+    for c in answer.citations:
+        assert docs[c.doc_id].text[c.start:c.end] == c.quote
+
+
+def test_compose_answer_falls_back_to_the_evidence() -> None:
+    docs = {d.doc_id: d for d in DOCS}
+    whole = compose_answer("q?", [_extraction("cheese", 0, 61)], docs)
+    assert whole.answer == DOC_TEXT["cheese"][0:61] == whole.citations[0].quote
+    # An answer span outside its evidence is a reader's mistake: the evidence answers instead.
+    outside = compose_answer("q?", [_extraction("cheese", 0, 61, Span(70, 75))], docs)
+    assert outside.answer == whole.answer and (outside.answer_start, outside.answer_end) == (0, 61)
+    assert compose_answer("q?", [], docs).abstained
+
+
+def test_the_heuristic_reader_reads_alone_from_a_sentence_index_built_in_memory() -> None:
+    embedder = HashEmbedder()
+    chunks = [c for d in DOCS for c in chunk_document(d, ChunkConfig())]
+    reader = HeuristicReader(SentenceIndex.build(DOCS, chunks, embedder))
+    assert len(reader.sentences) == 5
+    question = "When did the Long March 5 rocket first fly?"
+    query = Query(question, question, embedder.embed([question])[0])
+    rockets = next(c for c in chunks if c.doc_id == "rockets")
+    passage = Passage(rockets.chunk_id, "rockets", rockets.text, rockets.start, rockets.end, rockets.sentences,
+                      1.0, 1.0, 1.0)
+    extractions = reader.read(query, [passage])
+    first = extractions[0]
+    assert first.reader == "heuristic" and first.doc_id == "rockets" and first.chunk_id == rockets.chunk_id
+    assert DOC_TEXT["rockets"][first.evidence.start:first.evidence.end] == "The Long March 5 rocket first flew in 2016."
+    assert first.answer is not None and DOC_TEXT["rockets"][first.answer.start:first.answer.end] == "2016"
+    assert 0.0 <= first.confidence <= 1.0
+    # Every other sentence of the passage follows, with no answer of its own, best first.
+    assert len(extractions) == len(rockets.sentences)
+    assert all(e.answer is None for e in extractions[1:])
+    assert [e.score for e in extractions] == sorted((e.score for e in extractions), reverse=True)
+    assert reader.read(query, []) == ()
+    assert np.isfinite([e.confidence for e in extractions]).all()

@@ -1,0 +1,48 @@
+"""The `rag serve` command, added to the `rag` CLI through the `rag.commands` entry point.
+
+Importing this module is cheap: the web packages load only when `serve` runs, and their
+absence is one clear error, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rag.cli import backend_from_env, model_cache_from_env
+from rag.errors import MissingExtraError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `serve` to the `rag` command's subcommands."""
+    serve = sub.add_parser("serve", help="serve the chat page, the REST API and the widget")
+    serve.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
+    serve.add_argument("--docs", type=Path, help="build or update the index from this folder first")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="an origin allowed to call the API (repeat; default: none but the page itself)")
+    serve.add_argument("--rate", type=float, default=60.0, help="questions a minute per client (default 60)")
+    serve.add_argument("--burst", type=int, default=20, help="questions at once per client (default 20)")
+    serve.add_argument("--trust-proxy", action="append", default=[], metavar="IP",
+                       help="a reverse proxy whose X-Forwarded-For names the client (repeat)")
+    serve.add_argument("--feedback", type=Path, default=Path("feedback.jsonl"),
+                       help="where like/dislike feedback is appended (default: feedback.jsonl)")
+    serve.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from ui.config import ServerConfig
+        from ui.server import load_assistant, serve
+    except ImportError as exc:
+        raise MissingExtraError(f"the web server needs its extra packages: pip install -e '.[web]' ({exc})") from exc
+
+    origins = os.environ.get("RAG_CORS_ORIGINS", "")
+    allowed = tuple(args.cors_origin) + tuple(o.strip() for o in origins.split(",") if o.strip())
+    config = ServerConfig(cors_origins=allowed, rate_per_minute=args.rate, rate_burst=args.burst,
+                          feedback_path=args.feedback, trusted_proxies=tuple(args.trust_proxy))
+    assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env())
+    serve(assistant, args.host, args.port, config)
+    return 0
