@@ -47,14 +47,12 @@ def check_vectors(vectors: np.ndarray) -> None:
         raise ConfigError(f"vectors must be float32 of shape (n, dim), got {vectors.dtype} {vectors.shape}")
 
 
-def check_top_k(top_k: int) -> None:
+def prepare_search(queries: np.ndarray, top_k: int, size: int) -> tuple[np.ndarray, int]:
+    """The queries as a C-contiguous float32 (n_queries, dim) matrix, and how many rows each
+    gets: min(top_k, size). Raises ConfigError for top_k < 1."""
     if top_k < 1:
         raise ConfigError(f"top_k must be >= 1, got {top_k}")
-
-
-def as_queries(queries: np.ndarray) -> np.ndarray:
-    """One query or many, as a C-contiguous float32 (n_queries, dim) matrix."""
-    return np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    return np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32), min(top_k, size)
 
 
 def empty_result(n_queries: int) -> tuple[np.ndarray, np.ndarray]:

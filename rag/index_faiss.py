@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.config import IndexConfig
 from rag.errors import ConfigError, IndexMismatchError
-from rag.index import as_queries, check_top_k, check_vectors, empty_result
+from rag.index import check_vectors, empty_result, prepare_search
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +70,7 @@ class FaissIndex:
         return int(self._index.d)
 
     def search(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
-        check_top_k(top_k)
-        queries = as_queries(queries)
-        k = min(top_k, self.size)
+        queries, k = prepare_search(queries, top_k, self.size)
         if k == 0:
             return empty_result(len(queries))
         scores, ids = self._index.search(queries, k)

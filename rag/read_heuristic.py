@@ -205,7 +205,7 @@ class HeuristicReader:
         if not has_type:
             value -= c.missing_type_penalty
         value -= c.unknown_name_penalty * min(unknown, 2)
-        return float(np.clip(value, 0.0, 1.0))
+        return min(max(value, 0.0), 1.0)
 
 
 _NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'-]*")
