@@ -174,6 +174,9 @@ def test_feedback_appends_json_lines_to_its_file(tmp_path: Path) -> None:
 
 HOSTILE = [
     "<script>alert(1)</script>",
+    "$$\\frac{1}{2}$$ costs $5",
+    "Visit https://evil.example/login or www.evil.example, mail me@evil.example",
+    "Xi'an \"quoted\" & <b>bold</b>",
     "<img src=x onerror=alert(2)>",
     "[click me](javascript:alert(3))",
     '<a href="javascript:alert(4)">link</a>',
@@ -187,29 +190,64 @@ def test_document_text_is_escaped_for_the_chat_page(text: str) -> None:
     # Every Markdown special character is backslash-escaped, and nothing else changed: undoing
     # the escapes gives back the text exactly.
     assert re.search(r"(?<!\\)[\[\]()`*_]", escaped) is None
-    assert html.unescape(re.sub(r"\\([\\`*_{}\[\]()#+\-.!|~>])", r"\1", escaped)) == text
+    assert html.unescape(re.sub(r"\\([\\`*_{}\[\]()#+\-.!|~>$:@/])", r"\1", escaped)) == text
 
 
 def test_chat_handler_renders_answers_and_abstentions(small_assistant: Assistant) -> None:
-    reply = respond(small_assistant, "When did the Long March 5 rocket first fly?", [])
+    first = respond(small_assistant, "When did the Long March 5 rocket first fly?")
+    reply = first.reply
     assert reply.startswith("**2016** [1]") and "<mark>2016</mark>" in reply and "**Sources**" in reply
-    follow = respond(small_assistant, "When did it first fly?",
-                     [{"role": "user", "content": "Tell me about the Long March 5 rocket"},
-                      {"role": "assistant", "content": "..."}])
-    assert follow.startswith("**2016**")
-    refused = respond(small_assistant, "   ", [])
-    assert refused.startswith("Sorry:")
+    assert first.answer == "2016"
+    earlier = [respond(small_assistant, "Tell me about the Long March 5 rocket")]
+    follow = respond(small_assistant, "When did it first fly?", earlier)
+    assert follow.reply.startswith("**2016**")
+    refused = respond(small_assistant, "   ")
+    assert refused.reply.startswith("Sorry:") and refused.answer == ""
     abstained = render_answer(small_assistant.ask("Who painted the Mona Lisa in Florence?"))
     assert abstained.startswith("I couldn't find that in the documents")
 
 
-def test_gradio_message_parts_are_read_as_text(small_assistant: Assistant) -> None:
-    from ui.chat import user_turns
+def test_the_conversation_is_kept_on_the_server_and_capped(small_assistant: Assistant) -> None:
+    from ui.chat import MAX_SHOWN_EXCHANGES, chat_turn, messages_of
 
-    history = [{"role": "user", "content": [{"type": "text", "text": "Tell me about the Long March 5 rocket"}]},
-               {"role": "assistant", "content": [{"type": "text", "text": "..."}]}]
-    assert user_turns(history) == ["Tell me about the Long March 5 rocket"]
-    assert respond(small_assistant, "When did it first fly?", history).startswith("**2016**")
+    exchanges = chat_turn(small_assistant, "Tell me about the Long March 5 rocket", [])
+    exchanges = chat_turn(small_assistant, "When did it first fly?", exchanges)
+    assert [e.question for e in exchanges] == ["Tell me about the Long March 5 rocket", "When did it first fly?"]
+    assert exchanges[-1].answer == "2016"
+    assert [m["role"] for m in messages_of(exchanges)] == ["user", "assistant", "user", "assistant"]
+    assert chat_turn(small_assistant, "  ", exchanges) == exchanges
+    assert chat_turn(small_assistant, 42, exchanges) == exchanges
+    many = [*exchanges] * MAX_SHOWN_EXCHANGES
+    assert len(chat_turn(small_assistant, "When did it first fly?", many)) == MAX_SHOWN_EXCHANGES
+
+
+def test_a_like_logs_the_servers_answer_and_nothing_a_request_invents(small_assistant: Assistant,
+                                                                      tmp_path: Path) -> None:
+    from ui.chat import chat_turn, record_like
+
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
+    exchanges = chat_turn(small_assistant, "When did the Long March 5 rocket first fly?", [])
+    assert record_like(log, exchanges, 1, True)
+    assert record_like(log, exchanges, [1, None], "Dislike")
+    for index, liked in ((0, True), (3, True), (-1, True), (1, "maybe"), (1, None), ("1", True), (True, True)):
+        assert not record_like(log, exchanges, index, liked), (index, liked)
+    entries = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(e["liked"], e["answer"], e["question"]) for e in entries] == [
+        (True, "2016", "When did the Long March 5 rocket first fly?"),
+        (False, "2016", "When did the Long March 5 rocket first fly?")]
+
+
+def test_the_feedback_file_stops_growing_at_its_bound_and_a_failed_write_stays_on_the_server(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = FeedbackLog(tmp_path / "feedback.jsonl", max_bytes=1_000)
+    written = sum(log.record(True, "x" * 100, "q", 1) for _ in range(50))
+    assert 0 < written < 50
+    assert (tmp_path / "feedback.jsonl").stat().st_size <= 1_000
+    (tmp_path / "blocked").write_text("a file where a folder should be", encoding="utf-8")
+    broken = FeedbackLog(tmp_path / "blocked" / "feedback.jsonl")
+    assert broken.record(True, "a", "q", 1) is False
+    assert "cannot record feedback" in caplog.text
 
 
 def test_rate_limit_behind_a_trusted_proxy_counts_each_client(small_assistant: Assistant, tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ HOSTILE_DOC = (
     "in the text."
 )
 HOSTILE_QUESTION = "What does the unicorn test page hold?"
+PLAIN_DOC = ("The zebra note shows $$x^2 + y^2$$ as typed, links to https://evil.example/login and "
+             "www.evil.example in the text, and keeps <b>bold</b> tags.")
+PLAIN_QUESTION = "What does the zebra note show as typed?"
 SERVED: dict[str, Path] = {}
 
 
@@ -98,7 +101,7 @@ def server(hosts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
 
     root = tmp_path_factory.mktemp("served")
     SERVED["feedback"] = root / "feedback.jsonl"
-    docs = write_corpus(root / "docs", {**SMALL_CORPUS, "unicorn.txt": HOSTILE_DOC})
+    docs = write_corpus(root / "docs", {**SMALL_CORPUS, "unicorn.txt": HOSTILE_DOC, "zebra.txt": PLAIN_DOC})
     build_index(docs, root / "index", HashEmbedder())
     assistant = Assistant.load(root / "index")
     config = ServerConfig(cors_origins=(hosts["allowed"],), feedback_path=root / "feedback.jsonl",
@@ -188,7 +191,7 @@ def test_chat_page_feedback_is_logged(server: str, page: Any) -> None:
     entry = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
     assert entry["liked"] is True
     assert entry["question"] == "Where does Cheddar cheese come from?"
-    assert entry["answer"].startswith("**Somerset** [1]")
+    assert entry["answer"] == "Somerset", "the plain answer the server gave, no Markdown"
 
 
 def test_hostile_document_text_stays_inert_in_the_chat_page(server: str, page: Any) -> None:
@@ -202,6 +205,34 @@ def test_hostile_document_text_stays_inert_in_the_chat_page(server: str, page: A
     assert page.evaluate("window.__pwned") is None
     assert answer.locator("script, img, a[href^='javascript']").count() == 0
     _shot(page, "chat-hostile")
+
+
+def _assert_plain(element: Any) -> None:
+    """LaTeX, bare URLs and HTML in a document show as the characters they are."""
+    text = element.inner_text()
+    assert "$$x^2 + y^2$$" in text and "https://evil.example/login" in text and "<b>bold</b>" in text
+    assert element.locator("a, b, .katex, math").count() == 0
+
+
+def test_latex_urls_and_html_in_a_document_are_plain_text_on_the_chat_page(server: str, page: Any) -> None:
+    page.goto(server + "/", wait_until="load")
+    page.wait_for_selector("#question textarea", timeout=30_000)
+    answer = _ask_chat(page, PLAIN_QUESTION, 1)
+    page.wait_for_timeout(500)
+    _assert_plain(answer)
+    _shot(page, "chat-plain-text")
+
+
+def test_latex_urls_and_html_in_a_document_are_plain_text_in_the_widget(
+    server: str, hosts: dict[str, str], page: Any
+) -> None:
+    page.goto(hosts["allowed"] + "/", wait_until="load")
+    page.locator(".rag-launcher").click()
+    page.locator(".rag-input").fill(PLAIN_QUESTION)
+    page.keyboard.press("Enter")
+    bot = page.locator(".rag-msg.rag-bot").last
+    bot.locator(".rag-cite").first.wait_for(timeout=30_000)
+    _assert_plain(bot)
 
 
 def _widget(page: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from rag.config import LIMITS, QueryLimits
 from rag.errors import InvalidQueryError, RagError
 from rag.pipeline import Assistant
 from ui.config import ServerConfig
-from ui.security import BodyLimitMiddleware, OriginGuardMiddleware, RateLimiter
+from ui.security import Gate, RateLimiter, peer_key
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +71,9 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         title="rag: cited answers from your documents",
         version="0.1.0",
         description="Extractive question answering with numbered citations. POST /api/ask.",
+        docs_url=None,  # served below from local files: the page makes no request outside
+        redoc_url=None,
     )
-    limiter = RateLimiter(cfg.rate_per_minute, cfg.rate_burst)
     widget_js = widget_script(assistant.limits)
 
     @app.exception_handler(RequestValidationError)
@@ -95,14 +95,8 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         responses={413: {"model": ErrorModel}, 422: {"model": ErrorModel}, 429: {"model": ErrorModel},
                    403: {"model": ErrorModel}},
     )
-    def ask(body: AskRequest, request: Request) -> Any:
+    def ask(body: AskRequest) -> Any:
         """Answer a question with citations (the answer JSON of DESIGN.md)."""
-        wait = limiter.check(client_key(request, cfg.trusted_proxies))
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            text = f"too many questions; try again in {seconds} s"
-            return JSONResponse({"detail": text, "message": text, "retry_after": seconds},
-                                status_code=429, headers={"Retry-After": str(seconds)})
         try:
             answer = assistant.ask(body.question, history=body.history)
         except InvalidQueryError as exc:
@@ -129,12 +123,13 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
     def widget_demo() -> FileResponse:
         return FileResponse(WIDGET_DIR / "demo.html", media_type="text/html; charset=utf-8")
 
+    _mount_docs(app)
     if cfg.chat_page:
         from ui.chat import mount_chat
 
         mount_chat(app, assistant, cfg)
 
-    # Outermost first: size limit, then origin refusal, then CORS headers for allowed origins.
+    # The gate is outermost (every route, the chat page's included); CORS headers inside it.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(cfg.cors_origins),
@@ -143,9 +138,36 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         expose_headers=["Retry-After"],
         max_age=600,
     )
-    app.add_middleware(OriginGuardMiddleware, allowed=cfg.cors_origins)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(
+        Gate,
+        limiter=RateLimiter(cfg.rate_per_minute, cfg.rate_burst),
+        client_key=peer_key(cfg.trusted_proxies),
+        allowed_origins=cfg.cors_origins,
+        allowed_hosts=cfg.allowed_hosts,
+        max_body_bytes=cfg.max_body_bytes,
+    )
     return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the `swagger-ui-bundle` package's files, not from a CDN."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        logger.warning("no /docs page: swagger-ui-bundle is not installed (the schema is at /openapi.json)")
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=f"{app.title} - API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def widget_script(limits: QueryLimits) -> str:
@@ -157,19 +179,6 @@ def widget_script(limits: QueryLimits) -> str:
     if count != 1:
         raise RuntimeError("widget.js has lost its /*rag:limits*/ marker")
     return written
-
-
-def client_key(request: Request, trusted_proxies: tuple[str, ...]) -> str:
-    """Who to rate-limit: the peer, or behind a trusted proxy the nearest untrusted address it
-    forwards for (the rightmost in X-Forwarded-For; the leftmost entries are the client's to forge)."""
-    peer = request.client.host if request.client else "unknown"
-    if peer not in trusted_proxies:
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if hop not in trusted_proxies:
-            return hop
-    return peer
 
 
 def _plain(errors: Any) -> Any:

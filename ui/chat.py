@@ -8,8 +8,10 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -24,12 +26,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "I couldn't find that in the documents. The closest passages:"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$:@/])")
 
 
 def escape_text(text: str) -> str:
-    """Document text made inert for the chat page: no HTML, no Markdown, just the characters."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+    """Document text made inert for the chat page: no HTML, no Markdown, no LaTeX, no autolinks,
+    just the characters. Quotes stay characters (they are text content, never an attribute)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def highlight(quote: str, answer: str) -> str:
@@ -61,82 +64,134 @@ def render_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-class FeedbackLog:
-    """Appends one JSON line per like/dislike to a fixed file (never a path from a request)."""
+MAX_SHOWN_EXCHANGES = 50
+"""The conversation the page keeps (server-side) and shows: the latest exchanges."""
+MAX_FEEDBACK_BYTES = 10_000_000
+"""The feedback file stops growing here (a log line says so); rotate it to collect more."""
 
-    def __init__(self, path: Path) -> None:
+
+class FeedbackLog:
+    """Appends one JSON line per like/dislike to a fixed file (never a path from a request),
+    up to `max_bytes`. A failed write is logged on the server, never shown to the visitor."""
+
+    def __init__(self, path: Path, max_bytes: int = MAX_FEEDBACK_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
-    def record(self, liked: bool | str | None, message: str, question: str, index: Any) -> None:
+    def record(self, liked: bool, answer: str, question: str, index: int) -> bool:
+        """Append one entry; False when the file is full or cannot be written."""
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "liked": liked,
-                 "question": question[:2_000], "answer": message[:10_000], "index": index}
+                 "question": question[:2_000], "answer": answer[:10_000], "index": index}
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                size = self.path.stat().st_size if self.path.exists() else 0
+                if size + len(line.encode()) > self.max_bytes:
+                    logger.warning("feedback file %s is full (%d bytes); feedback not recorded", self.path, size)
+                    return False
+                with open(self.path, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+            except OSError as exc:
+                logger.warning("cannot record feedback in %s: %s", self.path, exc)
+                return False
+        return True
 
 
-def message_text(content: Any) -> str:
-    """The text of a Gradio message's content: a string, or a list of parts like {"type": "text", "text": ...}."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    if isinstance(content, list):
-        return " ".join(message_text(part) for part in content).strip()
-    return ""
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One question and what the page answered: the plain answer (for feedback) and the reply shown."""
+
+    question: str
+    answer: str
+    reply: str
 
 
-def user_turns(history: list[dict[str, Any]]) -> list[str]:
-    """The user questions of a Gradio message history, oldest first."""
-    turns = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
-    return [t for t in turns if t.strip()]
-
-
-def respond(assistant: Assistant, message: str, history: list[dict[str, Any]]) -> str:
-    """The chat handler: answer `message` in the context of the latest earlier user turns."""
+def respond(assistant: Assistant, message: str, earlier: Sequence[Exchange] = ()) -> Exchange:
+    """Answer `message` in the context of the latest earlier questions of the conversation."""
     keep = assistant.limits.max_history_turns
-    turns = user_turns(history)[-keep:] if keep else []
+    turns = [e.question for e in earlier][-keep:] if keep else []
     try:
         answer = assistant.ask(message, history=turns)
     except InvalidQueryError as exc:
-        return f"Sorry: {escape_text(str(exc))}."
-    return render_answer(answer)
+        return Exchange(message, "", f"Sorry: {escape_text(str(exc))}.")
+    return Exchange(message, answer.answer, render_answer(answer))
+
+
+def messages_of(exchanges: Sequence[Exchange]) -> list[dict[str, str]]:
+    """The chatbot's messages for a conversation."""
+    out = []
+    for e in exchanges:
+        out += [{"role": "user", "content": e.question}, {"role": "assistant", "content": e.reply}]
+    return out
+
+
+def chat_turn(assistant: Assistant, message: object, exchanges: Sequence[Exchange]) -> list[Exchange]:
+    """The conversation after `message`: the latest MAX_SHOWN_EXCHANGES exchanges."""
+    if not isinstance(message, str) or not message.strip():
+        return list(exchanges)
+    return [*exchanges, respond(assistant, message, exchanges)][-MAX_SHOWN_EXCHANGES:]
+
+
+def record_like(feedback: FeedbackLog, exchanges: Sequence[Exchange], index: object, liked: object) -> bool:
+    """Log a like or dislike of the answer shown at message `index`; the text logged is the plain
+    answer the server gave, never what the request says it was. False when nothing was logged."""
+    if isinstance(index, list | tuple) and index:
+        index = index[0]
+    value = liked_value(liked)
+    if not isinstance(index, int) or isinstance(index, bool) or value is None:
+        return False
+    if not 0 <= index < 2 * len(exchanges) or index % 2 == 0:
+        return False  # only an answer of this conversation can be liked
+    exchange = exchanges[index // 2]
+    return feedback.record(value, exchange.answer, exchange.question, index)
+
+
+def liked_value(liked: object) -> bool | None:
+    """A like or dislike as sent by the page (True/False or the option's label); anything else None."""
+    if isinstance(liked, bool):
+        return liked
+    return {"Like": True, "Dislike": False}.get(liked) if isinstance(liked, str) else None
 
 
 def build_chat(assistant: Assistant, config: ServerConfig) -> gr.Blocks:
+    """The page. The conversation lives on the server (`gr.State`): each event sends only the new
+    question, never the history, so its size is the question's."""
     feedback = FeedbackLog(config.feedback_path)
 
-    def on_submit(message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-        if not message or not message.strip():
-            return history, ""
-        reply = respond(assistant, message, history)
-        return [*history, {"role": "user", "content": message}, {"role": "assistant", "content": reply}], ""
+    def on_submit(message: str, exchanges: list[Exchange]) -> tuple[list[dict[str, str]], list[Exchange], str]:
+        exchanges = chat_turn(assistant, message, exchanges)
+        return messages_of(exchanges), exchanges, ""
 
-    def on_like(history: list[dict[str, Any]], data: gr.LikeData) -> None:
-        index = data.index if isinstance(data.index, int) else data.index[0]
-        asked = user_turns(history[: index + 1])
-        feedback.record(data.liked, message_text(data.value), asked[-1] if asked else "", data.index)
+    def on_like(exchanges: list[Exchange], data: gr.LikeData) -> None:
+        record_like(feedback, exchanges, data.index, data.liked)
+
+    def on_clear() -> tuple[list[dict[str, str]], list[Exchange], str]:
+        return [], [], ""
 
     with gr.Blocks(title=config.title, analytics_enabled=False, fill_height=True) as page:
         gr.Markdown(f"# {escape_text(config.title)}\nAnswers are quoted from the documents, with numbered sources.")
+        state = gr.State([])
         chatbot = gr.Chatbot(
             label="Conversation", elem_id="chat", height=520, sanitize_html=True, allow_tags=False,
             feedback_options=("Like", "Dislike"), placeholder="Ask a question about the documents.",
+            latex_delimiters=[],  # "$$" in a document is text, not a formula
+            buttons=["copy", "copy_all"],  # no "share" (to Hugging Face): the page sends nothing out
         )
         with gr.Row():
             box = gr.Textbox(placeholder="Ask a question…", show_label=False, elem_id="question", scale=8,
                              max_length=assistant.limits.max_question_chars, autofocus=True, submit_btn=True)
         clear = gr.Button("New conversation", elem_id="clear", size="sm")
         gr.Examples(examples=[[e] for e in config.examples], inputs=[box], label="Examples")
-        box.submit(on_submit, [box, chatbot], [chatbot, box], api_visibility="private")
-        clear.click(lambda: ([], ""), None, [chatbot, box], api_visibility="private")
-        chatbot.like(on_like, [chatbot], None, api_visibility="private")
+        box.submit(on_submit, [box, state], [chatbot, state, box], api_visibility="private")
+        clear.click(on_clear, None, [chatbot, state, box], api_visibility="private")
+        chatbot.clear(on_clear, None, [chatbot, state, box], api_visibility="private")  # its trash icon
+        chatbot.like(on_like, [state], None, api_visibility="private")
     return page  # type: ignore[no-any-return]
 
 
 def mount_chat(app: FastAPI, assistant: Assistant, config: ServerConfig) -> None:
     page = build_chat(assistant, config)
-    gr.mount_gradio_app(app, page, path="/", footer_links=[], theme=gr.themes.Default(), max_file_size=1)
+    gr.mount_gradio_app(app, page, path="/", footer_links=[], theme=gr.themes.Default(), max_file_size=1,
+                        show_error=False)

@@ -19,8 +19,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="serve the chat page, the REST API and the widget")
     serve.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
     serve.add_argument("--docs", type=Path, help="build or update the index from this folder first")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="a Host name the server answers besides its own address and localhost "
+                            "(repeat; e.g. your public name behind a proxy)")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="an origin allowed to call the API (repeat; default: none but the page itself)")
     serve.add_argument("--rate", type=float, default=60.0, help="questions a minute per client (default 60)")
@@ -35,14 +38,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from ui.config import ServerConfig
+        from ui.security import default_hosts
         from ui.server import load_assistant, serve
     except ImportError as exc:
         raise MissingExtraError(f"the web server needs its extra packages: pip install -e '.[web]' ({exc})") from exc
 
     origins = os.environ.get("RAG_CORS_ORIGINS", "")
     allowed = tuple(args.cors_origin) + tuple(o.strip() for o in origins.split(",") if o.strip())
+    hosts = default_hosts(args.host, args.port) + tuple(h.lower() for h in args.allowed_host)
     config = ServerConfig(cors_origins=allowed, rate_per_minute=args.rate, rate_burst=args.burst,
-                          feedback_path=args.feedback, trusted_proxies=tuple(args.trust_proxy))
+                          feedback_path=args.feedback, trusted_proxies=tuple(args.trust_proxy),
+                          allowed_hosts=hosts)
     assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env())
     serve(assistant, args.host, args.port, config)
     return 0

@@ -24,3 +24,6 @@ class ServerConfig:
     chat_page: bool = True
     trusted_proxies: tuple[str, ...] = ()
     """Peers (reverse proxies) whose X-Forwarded-For names the real client for rate limiting."""
+    allowed_hosts: tuple[str, ...] | None = None
+    """Host headers the server answers (against DNS rebinding); None answers any. `rag serve`
+    sets its own names (see `ui.security.default_hosts`) plus `--allowed-host`."""

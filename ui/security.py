@@ -1,13 +1,20 @@
-"""Guards for a public endpoint: origin allowlist, per-client rate limit, request size limit."""
+"""One gate in front of every route: which routes exist, which hosts and origins may call, how
+often a client may ask, how large a request may be.
+
+Every request passes `Gate` before FastAPI or Gradio sees it, so the chat page's own endpoints
+get exactly the guards the REST API gets; a route the product does not use is not found.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -62,13 +69,12 @@ class BodyLimitMiddleware:
     (chunked) is counted as it arrives and cut off at the limit.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         message = f"request body is over the {self.max_bytes:,}-byte limit"
@@ -110,33 +116,148 @@ class BodyLimitMiddleware:
         await self.app(scope, guarded_receive, guarded_send)
 
 
-class OriginGuardMiddleware:
-    """Refuse cross-origin API calls from origins not on the allowlist (403, with a message).
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a request may do: `answers` routes reach the assistant (rate-limited, origin-checked)."""
 
-    Same-origin requests (the chat page itself) and requests without an Origin header
-    (curl, server to server) pass; CORS headers for allowed origins are added elsewhere.
+    answers: bool = False
+    cross_origin: bool = False
+    """Other sites on the allowlist may call it (the REST API); otherwise same-origin only."""
+
+
+ANSWER_ROUTES = {
+    ("POST", "/api/ask"): Route(answers=True, cross_origin=True),
+    ("POST", "/gradio_api/queue/join"): Route(answers=True),  # every chat-page event: ask, like, clear
+}
+OPEN_ROUTES = {
+    ("GET", "/"), ("GET", "/theme.css"), ("GET", "/favicon.ico"), ("GET", "/gradio_api/queue/data"),
+    ("GET", "/api/health"), ("GET", "/widget.js"), ("GET", "/widget/demo.html"),
+    ("GET", "/docs"), ("GET", "/openapi.json"),
+}
+OPEN_PREFIXES = (("GET", "/assets/"), ("GET", "/static/"), ("GET", "/docs-assets/"),
+                 ("GET", "/gradio_api/heartbeat/"))
+
+
+def route_of(method: str, path: str) -> Route | None:
+    """The route a request may take, or None: everything else (Gradio's uploads, files, deep links,
+    proxies, direct calls, info) is not served."""
+    method = "GET" if method == "HEAD" else method
+    if (method, path) in ANSWER_ROUTES:
+        return ANSWER_ROUTES[(method, path)]
+    if method == "OPTIONS" and path.startswith("/api/"):
+        return Route(cross_origin=True)  # CORS preflight
+    if (method, path) in OPEN_ROUTES or any(method == m and path.startswith(p) for m, p in OPEN_PREFIXES):
+        return Route()
+    return None
+
+
+def default_hosts(bind_host: str, port: int) -> tuple[str, ...]:
+    """The Host headers a server bound to `bind_host` answers by default: loopback names, and the
+    bind address itself unless it is a wildcard."""
+    names = ["localhost", "127.0.0.1", "[::1]"]
+    if bind_host not in ("0.0.0.0", "::", ""):
+        names.append(f"[{bind_host}]" if ":" in bind_host else bind_host)
+    return tuple(dict.fromkeys(n for name in names for n in (name, f"{name}:{port}")))
+
+
+class Gate:
+    """The one guard in front of the whole app (ASGI middleware).
+
+    - Host: only the server's own names (a DNS-rebinding page has another Host): 421.
+    - Route: only what the product uses (`route_of`): 404 for anything else.
+    - Origin: a cross-site request to an answering route needs the allowlist (REST API) or is
+      refused (chat page): 403.
+    - Rate: one token bucket per client for every answering route, chat page included: 429.
+    - Size: a body over `max_body_bytes` on any route: 413, before it is read whole.
     """
 
-    def __init__(self, app: ASGIApp, allowed: Iterable[str], prefix: str = "/api/") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        client_key: Callable[[Scope], str],
+        allowed_origins: Iterable[str] = (),
+        allowed_hosts: Iterable[str] | None = None,
+        max_body_bytes: int = 16_384,
+    ) -> None:
         self.app = app
-        self.allowed = {o.rstrip("/") for o in allowed}
-        self.prefix = prefix
+        self.limiter = limiter
+        self.client_key = client_key
+        self.origins = {o.rstrip("/") for o in allowed_origins}
+        self.hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+        self.body_limit = BodyLimitMiddleware(app, max_bytes=max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            origin = headers.get("origin")
-            if origin is not None and not self._allowed(origin, headers, scope):
-                text = "This assistant is not available on this site."
-                await send_json(send, 403, {"detail": text, "message": text})
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # no websockets: nothing of the product uses one
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "").lower()
+        if self.hosts is not None and host not in self.hosts:
+            await _refuse(send, 421, "This server does not answer for that host name.")
+            return
+        route = route_of(scope.get("method", "GET"), str(scope.get("path", "")))
+        if route is None or (scope.get("path") == "/" and b"deep_link" in scope.get("query_string", b"")):
+            await _refuse(send, 404, "Not found.")
+            return
+        origin = headers.get("origin")
+        guarded = route.answers or route.cross_origin
+        if guarded and origin is not None and not self._origin_allowed(origin, host, scope, route):
+            await _refuse(send, 403, "This assistant is not available on this site.")
+            return
+        if route.answers:
+            wait = self.limiter.check(self.client_key(scope))
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                text = f"too many questions; try again in {seconds} s"
+                await send_json(send, 429, {"detail": text, "message": text, "retry_after": seconds},
+                                headers=[("retry-after", str(seconds))])
                 return
-        await self.app(scope, receive, send)
+        await self.body_limit(scope, receive, send)
 
-    def _allowed(self, origin: str, headers: dict[str, str], scope: Scope) -> bool:
-        if origin == "null":  # sandboxed frames and file:// pages
-            return False
-        if "*" in self.allowed or origin.rstrip("/") in self.allowed:
-            return True
-        host = headers.get("host", "")
-        scheme = scope.get("scheme", "http")
-        return origin.rstrip("/") == f"{scheme}://{host}"
+    def _origin_allowed(self, origin: str, host: str, scope: Scope, route: Route) -> bool:
+        origin = origin.rstrip("/")
+        if origin == f"{scope.get('scheme', 'http')}://{host}":
+            return True  # same origin (the Host itself was checked)
+        if origin == "null" or not route.cross_origin:
+            return False  # sandboxed frames, file:// pages; the chat page is ours alone
+        return "*" in self.origins or origin in self.origins
+
+
+async def _refuse(send: Send, status: int, text: str) -> None:
+    await send_json(send, status, {"detail": text, "message": text})
+
+
+def peer_key(trusted_proxies: Iterable[str]) -> Callable[[Scope], str]:
+    """Who to rate-limit: the peer, or behind a trusted proxy the nearest untrusted address it
+    forwards for (the rightmost in X-Forwarded-For; the leftmost entries are the client's to forge).
+    X-Forwarded-For from any other peer, loopback included, is ignored."""
+    trusted = {str(ipaddress.ip_address(p)) if _is_ip(p) else p for p in trusted_proxies}
+
+    def key(scope: Scope) -> str:
+        client = scope.get("client")
+        peer = str(client[0]) if client else "unknown"
+        if peer not in trusted:
+            return peer
+        forwarded = ""
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"x-forwarded-for":
+                forwarded += ("," if forwarded else "") + value.decode("latin-1")
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if hop not in trusted:
+                return hop
+        return peer
+
+    return key
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

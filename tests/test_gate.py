@@ -1,0 +1,154 @@
+"""The gate in front of every route: the chat page's Gradio endpoints get the REST API's guards,
+routes the product does not use are not found, hosts and forwarded addresses are not trusted."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.pipeline import Assistant
+from ui.api import create_app
+from ui.config import ServerConfig
+from ui.security import default_hosts, route_of
+
+ORIGIN_OK = "http://allowed.example"
+JOIN = "/gradio_api/queue/join"
+
+
+def _join(question: str = "When did the Long March 5 rocket first fly?") -> dict[str, Any]:
+    return {"data": [question, []], "fn_index": 0, "trigger_id": 4, "session_hash": "gatetest"}
+
+
+@pytest.fixture
+def page(small_assistant: Assistant, tmp_path: Path) -> Iterator[TestClient]:
+    config = ServerConfig(cors_origins=(ORIGIN_OK,), rate_per_minute=60, rate_burst=4, max_body_bytes=4_096,
+                          feedback_path=tmp_path / "feedback.jsonl", allowed_hosts=("testserver", "localhost"))
+    with TestClient(create_app(small_assistant, config)) as client:
+        yield client
+
+
+def test_the_chat_page_and_the_api_share_one_rate_limit(page: TestClient) -> None:
+    codes = [page.post(JOIN, json=_join()).status_code, page.post("/api/ask", json={"question": "When?"}).status_code,
+             page.post(JOIN, json=_join()).status_code, page.post("/api/ask", json={"question": "When?"}).status_code]
+    assert 429 not in codes
+    refused = page.post(JOIN, json=_join())
+    assert refused.status_code == 429 and refused.headers["retry-after"]
+    assert page.post("/api/ask", json={"question": "When?"}).status_code == 429
+
+
+def test_the_chat_page_refuses_other_sites_even_allowed_ones(page: TestClient) -> None:
+    for origin in ("http://evil.example", ORIGIN_OK, "null"):
+        response = page.post(JOIN, json=_join(), headers={"Origin": origin})
+        assert response.status_code == 403, origin
+        assert response.json()["message"] == "This assistant is not available on this site."
+    assert page.post(JOIN, json=_join(), headers={"Origin": "http://testserver"}).status_code == 200
+    # The REST API takes the allowlist.
+    assert page.post("/api/ask", json={"question": "When?"}, headers={"Origin": ORIGIN_OK}).status_code == 200
+
+
+def test_a_large_body_is_refused_on_every_route_before_it_is_read(page: TestClient) -> None:
+    big = json.dumps(_join("x" * 10_000))
+    for path in (JOIN, "/api/ask"):
+        response = page.post(path, content=big, headers={"Content-Type": "application/json"})
+        assert response.status_code == 413 and "limit" in response.json()["message"]
+
+    def chunked() -> Iterator[bytes]:
+        for _ in range(10):
+            yield b"x" * 1_000
+
+    response = page.post(JOIN, content=chunked(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/gradio_api/deep_link?session_hash=abc"),
+    ("GET", "/?deep_link=abc123"),
+    ("POST", "/gradio_api/upload"),
+    ("GET", "/gradio_api/info"),
+    ("GET", "/config"),
+    ("GET", "/gradio_api/file=/etc/passwd"),
+    ("GET", "/gradio_api/proxy=http://example.com/"),
+    ("POST", "/gradio_api/run/predict"),
+    ("POST", "/gradio_api/call/v2/on_submit"),
+    ("POST", "/gradio_api/reset"),
+    ("GET", "/redoc"),
+    ("GET", "/manifest.json"),
+    ("PUT", "/api/ask"),
+])
+def test_routes_the_product_does_not_use_are_not_found(page: TestClient, method: str, path: str) -> None:
+    response = page.request(method, path)
+    assert response.status_code == 404, (method, path, response.status_code)
+    assert response.json()["message"] == "Not found."
+
+
+def test_the_pages_the_product_uses_are_served(page: TestClient) -> None:
+    for path in ("/", "/api/health", "/widget.js", "/widget/demo.html", "/openapi.json", "/docs"):
+        assert page.get(path).status_code == 200, path
+    assert route_of("GET", "/assets/index.js") and route_of("GET", "/gradio_api/queue/data")
+
+
+def test_the_api_docs_load_nothing_from_outside(page: TestClient) -> None:
+    html = page.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+    assert "https://" not in html.replace("https://fastapi.tiangolo.com", "")
+    assert page.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_an_unknown_host_is_refused_against_dns_rebinding(page: TestClient) -> None:
+    response = page.get("/api/health", headers={"Host": "rebind.evil.example"})
+    assert response.status_code == 421
+    # Same-origin from a rebinding page: the Origin matches its Host, but the Host is not ours.
+    forged = page.post("/api/ask", json={"question": "When?"},
+                       headers={"Host": "rebind.evil.example", "Origin": "http://rebind.evil.example"})
+    assert forged.status_code == 421
+    assert page.get("/api/health", headers={"Host": "localhost"}).status_code == 200
+    assert "127.0.0.1:7860" in default_hosts("127.0.0.1", 7860) and "localhost:7860" in default_hosts("0.0.0.0", 7860)
+    assert "0.0.0.0" not in default_hosts("0.0.0.0", 7860)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_x_forwarded_for_from_loopback_is_not_a_new_client_without_trust_proxy(
+    small_assistant: Assistant, tmp_path: Path
+) -> None:
+    """A real uvicorn with `rag serve`'s settings: forged X-Forwarded-For headers share one bucket."""
+    import uvicorn
+
+    from ui.server import uvicorn_config
+
+    port = _free_port()
+    config = ServerConfig(rate_per_minute=1, rate_burst=2, chat_page=False, feedback_path=tmp_path / "f.jsonl")
+    server = uvicorn.Server(uvicorn_config(create_app(small_assistant, config), "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        codes = []
+        for i in range(6):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/ask", data=json.dumps({"question": "When?"}).encode(),
+                headers={"Content-Type": "application/json", "X-Forwarded-For": f"10.0.0.{i}"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    codes.append(response.status)
+            except urllib.error.HTTPError as exc:
+                codes.append(exc.code)
+        assert codes == [200, 200, 429, 429, 429, 429]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
