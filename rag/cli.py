@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except RagError as exc:
-        print(f"rag: error: {exc}", file=sys.stderr)
+        print(printable(f"rag: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
@@ -154,9 +155,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     report = build_index(args.docs, args.index, _embedder(args.embedder), progress=TqdmProgress())
     for error in report.errors:
-        print(f"rag: skipped {error}", file=sys.stderr)
+        print(printable(f"rag: skipped {error}"), file=sys.stderr)
     for path in report.skipped:
-        print(f"rag: skipped {path}: not a {describe_suffixes()} file", file=sys.stderr)
+        why = ("a link out of the documents folder, to nothing, or in a loop" if path.is_symlink()
+               else f"not a {describe_suffixes()} file")
+        print(printable(f"rag: skipped {path}: {why}"), file=sys.stderr)
     if report.changed:
         print(
             f"indexed {report.n_documents} documents ({report.n_chunks} chunks, {report.n_sentences} "
@@ -204,7 +207,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     embedder = _embedder(args.embedder)
     report = build_index(args.docs, index, embedder, progress=TqdmProgress())
     for error in report.errors:
-        print(f"rag: skipped {error}", file=sys.stderr)
+        print(printable(f"rag: skipped {error}"), file=sys.stderr)
     assistant = Assistant.load(index, embedder)
     sources = read_sources(args.docs, assistant)
     if args.answers is not None:
@@ -241,7 +244,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     embedder, report = ensure_index(args.index, args.docs, backend_from_env(), TqdmProgress(), model_cache_from_env())
     for error in report.errors if report else ():
-        print(f"rag: skipped {error}", file=sys.stderr)
+        print(printable(f"rag: skipped {error}"), file=sys.stderr)
     return _interactive(Assistant.load(args.index, embedder))
 
 
@@ -288,11 +291,20 @@ def format_answer(answer: Answer) -> str:
     if answer.abstained:
         lines.append("Not found in the documents. The closest passages:")
     else:
-        lines.append(f"{answer.answer} [1]")
+        lines.append(f"{printable(answer.answer)} [1]")
     for c in answer.citations:
-        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end}): {c.quote}")
+        lines.append(printable(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end}): {c.quote}"))
     lines.append(f"  (confidence {answer.confidence:.2f}, {answer.latency_ms:.0f} ms)")
     return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences in a file name or a
+    document) shown as \\xNN, never sent to the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 if __name__ == "__main__":

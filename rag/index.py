@@ -41,6 +41,19 @@ class VectorIndex(Protocol):
         ...
 
 
+MMAP_FROM_BYTES = 1 << 30
+"""Saved matrices this large are memory-mapped rather than read whole. A memory-mapped file of
+the live index truncated under a running server kills it (SIGBUS); below this size the safety
+is worth the memory."""
+
+
+def load_matrix(path: Path) -> np.ndarray:
+    """A saved matrix (.npy): read into memory, or memory-mapped from MMAP_FROM_BYTES on."""
+    mmap = path.stat().st_size >= MMAP_FROM_BYTES
+    matrix: np.ndarray = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    return matrix
+
+
 def check_vectors(vectors: np.ndarray) -> None:
     """Refuse anything but a float32 (n, dim) matrix."""
     if vectors.dtype != np.float32 or vectors.ndim != 2:

@@ -1,4 +1,4 @@
-"""A vector index in plain numpy: exact search over a memory-mapped matrix, no FAISS."""
+"""A vector index in plain numpy: exact search over one matrix (memory-mapped when large), no FAISS."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 
 from rag.config import IndexConfig
 from rag.errors import IndexMismatchError
-from rag.index import check_vectors, empty_result, prepare_search
+from rag.index import check_vectors, empty_result, load_matrix, prepare_search
 
 
 class NumpyIndex:
-    """Exact inner-product search by one matrix product; the vectors stay memory-mapped."""
+    """Exact inner-product search by one matrix product."""
 
     kind = "numpy"
 
@@ -28,7 +28,7 @@ class NumpyIndex:
     def load(cls, folder: Path, stem: str, config: IndexConfig | None = None) -> NumpyIndex:
         path = folder / f"{stem}.npy"
         try:
-            matrix = np.load(path, allow_pickle=False, mmap_mode="r")
+            matrix = load_matrix(path)
         except (OSError, ValueError, EOFError) as exc:
             raise IndexMismatchError(f"{path} cannot be read ({exc}); rebuild with `rag ingest`") from exc
         if matrix.dtype != np.float32 or matrix.ndim != 2:

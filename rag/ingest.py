@@ -56,7 +56,12 @@ def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], li
         if any(part.startswith(".") for part in path.relative_to(docs_dir).parts):
             continue
         if path.is_symlink():
-            target = path.resolve()
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # a loop, or a link to nothing
+                logger.warning("skipping %s: it is a broken link or a link loop", path)
+                skipped.append(path)
+                continue
             if not target.is_relative_to(root):
                 logger.warning("skipping %s: it links outside %s", path, docs_dir)
                 skipped.append(path)

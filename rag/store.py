@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -32,7 +33,7 @@ import numpy as np
 from rag.chunk import SentenceTable
 from rag.config import ChunkConfig, IndexConfig
 from rag.errors import IndexBusyError, IndexMismatchError, IndexNotBuiltError, IndexWriteError
-from rag.index import VectorIndex
+from rag.index import VectorIndex, load_matrix
 from rag.indexes import load_vector_index
 from rag.types import Chunk, Document
 
@@ -45,6 +46,10 @@ _FILES = ("documents.jsonl", "chunks.jsonl", "sentences.npz", "sentences.npy")
 """Data files every generation has, besides the vector index's own."""
 _VECTORS = "chunks"
 """The stem of the chunk vector index's files."""
+_GENERATION = re.compile(r"gen-\d{14}-[0-9a-f]{8}")
+_TEMPORARY = re.compile(r"\.tmp-[0-9a-f]{12}")
+_POINTER_BYTES = 64
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +146,8 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
     gen = _current_generation(index_dir)
     manifest = _read_manifest_file(gen / "manifest.json")
     files = dict(manifest.files)
+    if not all(_FILE_NAME.fullmatch(name) for name in files):
+        raise IndexMismatchError(f"{gen / 'manifest.json'} names a file outside its folder; rebuild with `rag ingest`")
     for name in sorted(set(_FILES) | set(files)):
         path = gen / name
         if not path.is_file():
@@ -153,7 +160,8 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
         chunks = tuple(Chunk.from_dict(c, texts[c["doc_id"]]) for c in _read_jsonl(gen / "chunks.jsonl"))
         table = np.load(gen / "sentences.npz", allow_pickle=False)
         sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
-        sentence_vectors = np.load(gen / "sentences.npy", allow_pickle=False, mmap_mode="r")
+        _check_spans(documents, chunks, sentences)
+        sentence_vectors = load_matrix(gen / "sentences.npy")
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexMismatchError(f"index in {gen} cannot be read ({exc}); rebuild with `rag ingest`") from exc
     vectors = load_vector_index(gen, _VECTORS, manifest.index)
@@ -167,6 +175,25 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
         if got != want:
             raise IndexMismatchError(f"index in {gen}: {what} {got} != manifest {want}; rebuild with `rag ingest`")
     return StoredIndex(manifest, documents, chunks, vectors, sentences, sentence_vectors)
+
+
+def _check_spans(documents: tuple[Document, ...], chunks: tuple[Chunk, ...], sentences: SentenceTable) -> None:
+    """Every chunk and sentence lies inside its document (and every sentence inside its chunk)."""
+    lengths = {d.doc_id: len(d.text) for d in documents}
+    for chunk in chunks:
+        size = lengths.get(chunk.doc_id)
+        if size is None or not 0 <= chunk.start < chunk.end <= size or any(
+            not chunk.start <= s.start < s.end <= chunk.end for s in chunk.sentences
+        ):
+            raise ValueError(f"chunk {chunk.chunk_id} lies outside its document")
+    doc_sizes = np.array([len(d.text) for d in documents], dtype=np.int64)
+    if len(sentences) and (
+        sentences.doc.min() < 0 or sentences.doc.max() >= len(documents)
+        or sentences.chunk.min() < 0 or sentences.chunk.max() >= len(chunks)
+        or (sentences.start < 0).any() or (sentences.start >= sentences.end).any()
+        or (sentences.end > doc_sizes[sentences.doc]).any()
+    ):
+        raise ValueError("a sentence lies outside its document")
 
 
 def write_index(index_dir: Path, stored: StoredIndex) -> Path:
@@ -225,6 +252,9 @@ def _write_generation(index_dir: Path, tmp: Path, stored: StoredIndex) -> Path:
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock so that two builds never write one index at once.
 
+    In a folder that cannot be written, an existing lock file is locked read-only, so a build
+    that finds nothing to change still says so; one that must write fails then, in one line.
+
     Raises:
         IndexBusyError: another build holds it.
         IndexWriteError: the folder or its lock file cannot be created.
@@ -233,7 +263,10 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         index_dir.mkdir(parents=True, exist_ok=True)
         fh = open(index_dir / ".lock", "a")  # noqa: SIM115 - closed below, after the lock is released
     except OSError as exc:
-        raise IndexWriteError(f"cannot write the index in {index_dir} ({exc.strerror or exc})") from exc
+        try:
+            fh = open(index_dir / ".lock")  # noqa: SIM115
+        except OSError:
+            raise IndexWriteError(f"cannot write the index in {index_dir} ({exc.strerror or exc})") from exc
     with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -255,8 +288,9 @@ def _current_generation(index_dir: Path) -> Path:
         raise IndexNotBuiltError(f"no index in {index_dir}; build it with `rag ingest --index {index_dir}`")
     name = _read_pointer(index_dir)
     gen = index_dir / name
-    if not name.startswith("gen-") or "/" in name or not gen.is_dir():
-        raise IndexMismatchError(f"{pointer} names no generation ({name!r}); rebuild with `rag ingest`")
+    if not _GENERATION.fullmatch(name) or not gen.is_dir():
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        raise IndexMismatchError(f"{pointer} names no generation ({shown!r}); rebuild with `rag ingest`")
     return gen
 
 
@@ -278,13 +312,22 @@ def _read_manifest_file(path: Path) -> Manifest:
 
 
 def _read_pointer(index_dir: Path) -> str:
+    """The generation CURRENT names: its first line, read no further than a name can be long;
+    "" when it is missing or not text (a damaged pointer reads as no pointer)."""
     pointer = index_dir / _CURRENT
-    return pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
+    try:
+        with open(pointer, "rb") as fh:
+            head = fh.read(_POINTER_BYTES)
+        return head.decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _remove_stale(index_dir: Path, keep: set[str]) -> None:
+    """Delete generations and half-written folders of earlier builds; nothing else of the folder
+    (a folder of the user's named "gen-photos" stays)."""
     for path in index_dir.iterdir():
-        if path.name not in keep and (path.name.startswith("gen-") or path.name.startswith(".tmp-")):
+        if path.name not in keep and (_GENERATION.fullmatch(path.name) or _TEMPORARY.fullmatch(path.name)):
             shutil.rmtree(path, ignore_errors=True)
 
 
