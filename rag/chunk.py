@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import tiktoken
 
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 """Bumped whenever the chunking rules change, so that an index re-chunks every document."""
 
 
@@ -105,10 +105,17 @@ def make_chunk_id(doc_id: str, start: int, end: int) -> str:
     return f"{doc_id}#{start}-{end}-{digest[:6]}"
 
 
+MAX_TOKEN_CHARS = 128
+"""cl100k's longest token is 128 bytes: a text longer than budget·128 characters is over the
+budget without counting, and no piece within the budget is longer. Counting such texts whole
+was what made one 20 MB line take hours (each count is linear, some quadratic in a run)."""
+
+
 def _sentence_units(text: str, cfg: ChunkConfig) -> list[tuple[Span, int]]:
     units: list[tuple[Span, int]] = []
+    longest = cfg.chunk_tokens * MAX_TOKEN_CHARS
     for span in split_sentences(text):
-        n = count_tokens(text[span.start:span.end], cfg.encoding)
+        n = count_tokens(text[span.start:span.end], cfg.encoding) if span.end - span.start <= longest else longest
         if n <= cfg.chunk_tokens:
             units.append((span, n))
         else:
@@ -121,9 +128,11 @@ def _cut_long(text: str, span: Span, cfg: ChunkConfig) -> list[tuple[Span, int]]
     words = [m.span() for m in re.finditer(r"\S+", text[span.start:span.end])]
     pieces: list[tuple[Span, int]] = []
     first = 0
+    longest = cfg.chunk_tokens * MAX_TOKEN_CHARS
     while first < len(words):
         last = first
-        tokens = count_tokens(_piece(text, span, words, first, last), cfg.encoding)
+        word = words[first][1] - words[first][0]
+        tokens = count_tokens(_piece(text, span, words, first, last), cfg.encoding) if word <= longest else longest
         if tokens > cfg.chunk_tokens:
             pieces.extend(_cut_word(text, span, words[first], cfg))
             first += 1
@@ -132,6 +141,9 @@ def _cut_long(text: str, span: Span, cfg: ChunkConfig) -> list[tuple[Span, int]]
         step = 64
         while last + 1 < len(words) and step >= 1:
             probe = min(last + step, len(words) - 1)
+            if words[probe][1] - words[first][0] > longest:
+                step //= 2
+                continue
             n = count_tokens(_piece(text, span, words, first, probe), cfg.encoding)
             if n <= cfg.chunk_tokens:
                 last, tokens = probe, n
@@ -144,15 +156,27 @@ def _cut_long(text: str, span: Span, cfg: ChunkConfig) -> list[tuple[Span, int]]
 
 
 def _cut_word(text: str, span: Span, word: tuple[int, int], cfg: ChunkConfig) -> list[tuple[Span, int]]:
-    """A single 'word' over the budget (a URL, base64): cut it by characters."""
+    """A single 'word' over the budget (a URL, base64): cut it by characters, each piece the
+    longest that fits. The end is found by doubling a probe, then halving: each count stays
+    near the piece's own length, so a long word costs linear time."""
     enc = get_encoding(cfg.encoding)
+
+    def fits(a: int, end: int) -> bool:
+        return len(enc.encode(text[a:end], disallowed_special=())) <= cfg.chunk_tokens
+
     a, b = span.start + word[0], span.start + word[1]
     pieces = []
     while a < b:
-        lo, hi = a + 1, b
+        # Largest end in (a, b] with text[a:end] within the budget; end = a + 1 always is.
+        lo, reach = a + 1, min(b, a + cfg.chunk_tokens * MAX_TOKEN_CHARS)
+        probe = min(reach, a + cfg.chunk_tokens)
+        while probe > lo and fits(a, probe):
+            lo = probe
+            probe = min(reach, a + 2 * (probe - a)) if probe < reach else lo
+        hi = probe - 1 if probe > lo else lo
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if len(enc.encode(text[a:mid], disallowed_special=())) <= cfg.chunk_tokens:
+            if fits(a, mid):
                 lo = mid
             else:
                 hi = mid - 1

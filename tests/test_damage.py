@@ -146,3 +146,44 @@ def test_escape_sequences_in_file_names_never_reach_the_terminal(tmp_path: Path)
     for out in (ingest.stdout, ingest.stderr, ask.stdout, ask.stderr):
         assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b" in ask.stdout and "2016" in ask.stdout
+
+
+def test_a_page_nested_100000_deep_is_read_in_one_pass(tmp_path: Path) -> None:
+    """Reading used to edit the tree around every block element: quadratic, 20,000 levels took
+    49 s. Now one pass; the timeout is a hang guard (it takes a few seconds), not a speed target."""
+    page = tmp_path / "deep.html"
+    page.write_text("<html><body>" + "<div>" * 100_000 + "deep text" + "</div>" * 100_000 + "</body></html>",
+                    encoding="utf-8")
+    code = ("import sys; from pathlib import Path; from rag.ingest import read_document\n"
+            "p = Path(sys.argv[1]); print(read_document(p, p.parent).text)")
+    done = subprocess.run([sys.executable, "-c", code, str(page)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "deep text"
+
+
+def test_cutting_a_long_word_encodes_each_character_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 20 MB line with no space was cut by binary search over the whole rest of the word:
+    quadratic work (hours). The work must stay linear: count the characters handed to tiktoken."""
+    import base64
+    import random
+
+    import rag.chunk
+    from rag.chunk import chunk_document, get_encoding
+    from rag.config import ChunkConfig
+    from rag.types import Document
+
+    real = get_encoding(ChunkConfig().encoding)
+    encoded = [0]
+
+    class Counting:
+        def encode(self, text: str, **kwargs: Any) -> list[int]:
+            encoded[0] += len(text)
+            return real.encode(text, **kwargs)
+
+    monkeypatch.setattr(rag.chunk, "get_encoding", lambda name: Counting())
+    for size in (20_000, 200_000):
+        text = base64.b64encode(random.Random(size).randbytes(size * 3 // 4)).decode()
+        encoded[0] = 0
+        chunks = chunk_document(Document("d", "d", text, "d.txt", "0"), ChunkConfig())
+        assert all(c.n_tokens <= 200 for c in chunks) and "".join(c.text for c in chunks) == text
+        assert encoded[0] <= 40 * size, f"{encoded[0]:,} characters encoded for a {size:,}-character word"
