@@ -25,12 +25,12 @@ JOIN = "/gradio_api/queue/join"
 
 
 def _join(question: str = "When did the Long March 5 rocket first fly?") -> dict[str, Any]:
-    return {"data": [question, []], "fn_index": 0, "trigger_id": 4, "session_hash": "gatetest"}
+    return {"data": [question, None], "fn_index": 1, "trigger_id": 4, "session_hash": "gatetest"}
 
 
 @pytest.fixture
 def page(small_assistant: Assistant, tmp_path: Path) -> Iterator[TestClient]:
-    config = ServerConfig(cors_origins=(ORIGIN_OK,), rate_per_minute=60, rate_burst=4, max_body_bytes=4_096,
+    config = ServerConfig(cors_origins=(ORIGIN_OK,), rate_per_minute=1, rate_burst=4, max_body_bytes=4_096,
                           feedback_path=tmp_path / "feedback.jsonl", allowed_hosts=("testserver", "localhost"))
     with TestClient(create_app(small_assistant, config)) as client:
         yield client
@@ -152,3 +152,60 @@ def test_x_forwarded_for_from_loopback_is_not_a_new_client_without_trust_proxy(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(small_assistant: Assistant, tmp_path: Path) -> Iterator[int]:
+    """A real uvicorn with `rag serve`'s settings, short head and body deadlines."""
+    import uvicorn
+
+    from ui.server import uvicorn_config
+
+    port = _free_port()
+    config = ServerConfig(chat_page=False, feedback_path=tmp_path / "f.jsonl", max_body_seconds=1.0)
+    server = uvicorn.Server(uvicorn_config(create_app(small_assistant, config), "127.0.0.1", port, head_seconds=1.0))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _read_all(sock: socket.socket, seconds: float) -> tuple[bytes, float]:
+    """What the server sends until it closes the connection, and how long that took."""
+    began = time.monotonic()
+    sock.settimeout(seconds)
+    data = b""
+    try:
+        while chunk := sock.recv(4096):
+            data += chunk
+    except TimeoutError:
+        return data + b"<still open>", time.monotonic() - began
+    return data, time.monotonic() - began
+
+
+def test_a_client_sending_its_headers_a_byte_at_a_time_is_cut_off(live: int) -> None:
+    with socket.create_connection(("127.0.0.1", live)) as sock:
+        sock.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for byte in b"X-Slow: 1":
+            sock.sendall(bytes([byte]))
+            time.sleep(0.1)
+        data, took = _read_all(sock, 5.0)
+    assert data == b"" and took < 4.0, (data, took)
+
+
+def test_a_client_sending_its_body_a_byte_at_a_time_gets_408(live: int) -> None:
+    with socket.create_connection(("127.0.0.1", live)) as sock:
+        sock.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 200\r\n\r\n{\"question\": ")
+        data, took = _read_all(sock, 5.0)
+    assert data.startswith(b"HTTP/1.1 408"), data[:200]
+    assert b"took over 1 s to arrive" in data and took < 4.0
+    # A prompt client on the same server is answered as ever.
+    request = urllib.request.Request(f"http://127.0.0.1:{live}/api/ask", data=b'{"question": "Where is Cheddar?"}',
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200

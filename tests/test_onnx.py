@@ -49,3 +49,17 @@ def test_onnx_backend_imports_no_torch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert done.stdout.strip() == ""
+
+
+def test_a_long_text_gets_a_batch_of_its_own_and_the_vectors_do_not_depend_on_batching() -> None:
+    from rag.embed_onnx import OnnxEmbedder
+
+    embedder = OnnxEmbedder(batch_size=4)
+    texts = ["short one?", "x" * 2_000, "another short?", "tiny", "a medium question about things?", "q"]
+    batches = embedder._batches(texts)
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
+    assert [1] in batches, "the 2,000-character text is batched alone"
+    assert all(len(b) <= 4 for b in batches)
+    together = embedder.embed(texts)
+    alone = np.stack([embedder.embed([t])[0] for t in texts])
+    assert np.array_equal(together, alone)

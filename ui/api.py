@@ -145,6 +145,7 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         allowed_origins=cfg.cors_origins,
         allowed_hosts=cfg.allowed_hosts,
         max_body_bytes=cfg.max_body_bytes,
+        max_body_seconds=cfg.max_body_seconds,
     )
     return app
 

@@ -14,6 +14,8 @@ class ServerConfig:
     rate_per_minute: float = 60.0
     rate_burst: int = 20
     max_body_bytes: int = 16_384
+    max_body_seconds: float = 10.0
+    """A request body slower than this (a byte at a time) is refused with 408."""
     feedback_path: Path = Path("feedback.jsonl")
     title: str = "Ask the documents"
     examples: tuple[str, ...] = (

@@ -7,6 +7,7 @@ get exactly the guards the REST API gets; a route the product does not use is no
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import math
@@ -63,21 +64,23 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: Iter
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over `max_bytes` with 413, before they are read whole.
+    """Refuse request bodies over `max_bytes` with 413, before they are read whole, and bodies
+    that take longer than `max_seconds` to arrive (a client sending a byte at a time) with 408.
 
     A declared Content-Length over the limit is refused at once; a body sent without one
     (chunked) is counted as it arrives and cut off at the limit.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_seconds: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"request body is over the {self.max_bytes:,}-byte limit"
+        too_large = f"request body is over the {self.max_bytes:,}-byte limit"
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -86,32 +89,41 @@ class BodyLimitMiddleware:
                     await send_json(send, 400, {"detail": "bad Content-Length", "message": "bad Content-Length"})
                     return
                 if declared > self.max_bytes:
-                    await send_json(send, 413, {"detail": message, "message": message})
+                    await send_json(send, 413, {"detail": too_large, "message": too_large},
+                                    headers=[("connection", "close")])
                     return
         received = 0
-        too_large = False
+        refusal: tuple[int, str] | None = None
         answered = False
+        deadline = asyncio.get_running_loop().time() + self.max_seconds
 
         async def guarded_receive() -> Message:
-            # Past the limit the app is told the body ended; what it answers is replaced below.
-            nonlocal received, too_large
-            if too_large:
+            # Once refused, the app is told the body ended; what it answers is replaced below.
+            nonlocal received, refusal
+            if refusal is not None:
                 return {"type": "http.request", "body": b"", "more_body": False}
-            event = await receive()
+            try:
+                event = await asyncio.wait_for(receive(), max(deadline - asyncio.get_running_loop().time(), 0.0))
+            except TimeoutError:
+                slow = f"the request body took over {self.max_seconds:g} s to arrive"
+                refusal = (408, slow)
+                return {"type": "http.request", "body": b"", "more_body": False}
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
                 if received > self.max_bytes:
-                    too_large = True
+                    refusal = (413, too_large)
                     return {"type": "http.request", "body": b"", "more_body": False}
             return event
 
         async def guarded_send(event: Message) -> None:
             nonlocal answered
-            if not too_large:
+            if refusal is None:
                 await send(event)
             elif not answered:
                 answered = True
-                await send_json(send, 413, {"detail": message, "message": message})
+                status, text = refusal
+                # The rest of the body was not read: the connection cannot carry another request.
+                await send_json(send, status, {"detail": text, "message": text}, headers=[("connection", "close")])
 
         await self.app(scope, guarded_receive, guarded_send)
 
@@ -168,7 +180,8 @@ class Gate:
     - Origin: a cross-site request to an answering route needs the allowlist (REST API) or is
       refused (chat page): 403.
     - Rate: one token bucket per client for every answering route, chat page included: 429.
-    - Size: a body over `max_body_bytes` on any route: 413, before it is read whole.
+    - Size: a body over `max_body_bytes` on any route: 413, before it is read whole; one that
+      takes over `max_body_seconds` to arrive: 408.
     """
 
     def __init__(
@@ -180,13 +193,14 @@ class Gate:
         allowed_origins: Iterable[str] = (),
         allowed_hosts: Iterable[str] | None = None,
         max_body_bytes: int = 16_384,
+        max_body_seconds: float = 10.0,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.client_key = client_key
         self.origins = {o.rstrip("/") for o in allowed_origins}
         self.hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
-        self.body_limit = BodyLimitMiddleware(app, max_bytes=max_body_bytes)
+        self.body_limit = BodyLimitMiddleware(app, max_bytes=max_body_bytes, max_seconds=max_body_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
@@ -30,14 +31,61 @@ def load_assistant(
     return Assistant.load(index_dir, BatchingEmbedder(embedder))
 
 
-def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
+HEAD_SECONDS = 10.0
+"""A request line and its headers must arrive within this (idle keep-alive connections close after 5 s)."""
+
+
+def uvicorn_config(app: Any, host: str, port: int, head_seconds: float = HEAD_SECONDS) -> uvicorn.Config:
     """How uvicorn runs the app. proxy_headers is off: uvicorn would otherwise take the
     X-Forwarded-For of a loopback peer as the client before the rate limiter sees it; the gate
-    trusts that header from --trust-proxy peers only."""
+    trusts that header from --trust-proxy peers only. A connection that sends its headers a byte
+    at a time is closed after `head_seconds` (uvicorn alone waits for ever)."""
     import uvicorn
 
     return uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5,
-                          proxy_headers=False, forwarded_allow_ips="", server_header=False)
+                          proxy_headers=False, forwarded_allow_ips="", server_header=False,
+                          http=head_timeout_protocol(head_seconds), timeout_keep_alive=5)
+
+
+def head_timeout_protocol(head_seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol, closing connections whose request head is slower than `head_seconds`."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeadTimeoutProtocol(HttpToolsProtocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._head_timer is None:  # a later request on a kept-alive connection
+                self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(head_seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _too_slow(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeadTimeoutProtocol
 
 
 def serve(assistant: Assistant, host: str, port: int, config: ServerConfig) -> None:
