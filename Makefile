@@ -33,9 +33,9 @@ test-fast: $(STAMP)
 SQUAD := ../shared/benchmarks/squad-public
 ## Score the held-out test split, the dev split and squad-public; reports land in eval/reports/.
 eval: $(STAMP)
-	$(BIN)/rag eval --questions eval/questions/xian-test.jsonl --docs docs --name xian-test
-	$(BIN)/rag eval --questions eval/questions/xian-dev.jsonl --docs docs --name xian-dev
-	$(BIN)/rag eval --questions $(SQUAD)/questions.jsonl --docs $(SQUAD)/docs --name squad-public
+	$(BIN)/rag eval --questions eval/questions/xian-test.jsonl --docs docs --name xian-test --reports eval/reports
+	$(BIN)/rag eval --questions eval/questions/xian-dev.jsonl --docs docs --name xian-dev --reports eval/reports
+	$(BIN)/rag eval --questions $(SQUAD)/questions.jsonl --docs $(SQUAD)/docs --name squad-public --reports eval/reports
 
 ## Performance report: eval/reports/bench.{md,json,png} (about 25 minutes on 2 cores).
 bench: $(STAMP)

@@ -104,7 +104,8 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ev.add_argument("--index", type=Path,
                     help="index folder (default: eval/.cache/<docs folder>-<path hash>-<embedder>)")
     ev.add_argument("--name", help="report name (default: the questions file's name)")
-    ev.add_argument("--reports", type=Path, default=Path("eval/reports"), help="report folder")
+    ev.add_argument("--reports", type=Path, default=Path("eval/.cache/reports"),
+                    help="report folder (default: eval/.cache/reports; `make eval` writes eval/reports)")
     ev.add_argument("--embedder", choices=sorted(EMBEDDERS), default=MINILM)
     ev.add_argument("--answers", type=Path,
                     help="score this `rag ask --batch --json` output instead of asking again")
@@ -162,13 +163,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(printable(f"rag: skipped {path}: {why}"), file=sys.stderr)
     if report.changed:
         print(
-            f"indexed {report.n_documents} documents ({report.n_chunks} chunks, {report.n_sentences} "
+            f"indexed {_count(report.n_documents, 'document')} ({report.n_chunks} chunks, {report.n_sentences} "
             f"sentences) into {report.index_dir} in {report.seconds:.1f}s; embedded "
             f"{len(report.embedded_documents)}, reused {len(report.reused_documents)}, "
             f"removed {len(report.removed_documents)}"
         )
     else:
-        print(f"index in {report.index_dir} is up to date ({report.n_documents} documents)")
+        print(f"the index in {report.index_dir}/ is up to date ({_count(report.n_documents, 'document')})")
     return 0
 
 
@@ -259,7 +260,8 @@ def _ask_batch(assistant: Assistant, questions: list[Question], as_json: bool, o
             failures += 1
             print(f"rag: question {q.id}: {exc}", file=sys.stderr)
             answer = Answer(q.question, "", True, 0.0, ())
-        out.write((json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else format_answer(answer)) + "\n")
+        line = json.dumps({"id": q.id, **answer.to_dict()}, ensure_ascii=False) if as_json else format_answer(answer)
+        out.write(line + "\n")
     return 1 if failures else 0
 
 
@@ -268,16 +270,19 @@ def _interactive(assistant: Assistant) -> int:
 
     print("Ask a question about the documents (empty line or Ctrl-D to quit).")
     history: list[str] = []
+    keep = assistant.limits.max_history_turns
     while True:
         try:
             question = input("? ")
         except EOFError:
             print()
             return 0
+        if not sys.stdin.isatty():
+            print()  # piped input is not echoed: end the prompt's line
         if not question.strip():
             return 0
         try:
-            answer = assistant.ask(question, history=history)
+            answer = assistant.ask(question, history=history[-keep:] if keep else [])
         except InvalidQueryError as exc:
             print(f"rag: {exc}")
             continue
@@ -296,6 +301,10 @@ def format_answer(answer: Answer) -> str:
         lines.append(printable(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end}): {c.quote}"))
     lines.append(f"  (confidence {answer.confidence:.2f}, {answer.latency_ms:.0f} ms)")
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def printable(text: str) -> str:

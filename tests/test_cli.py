@@ -48,6 +48,7 @@ def test_batch_keeps_order_and_count(small_docs: Path, tmp_path: Path, capsys: p
     lines = capsys.readouterr().out.strip().splitlines()
     answers = [json.loads(line) for line in lines]
     assert [a["question"] for a in answers] == [r["question"] for r in rows]
+    assert [a["id"] for a in answers] == ["a", "b", "c"], "each line names the question it answers"
     assert answers[1]["answer"] == "2016"
 
 
@@ -175,3 +176,29 @@ def test_rag_serve_starts_and_answers(small_docs: Path, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_an_interactive_session_outlives_the_history_limit_and_ends_its_lines(small_docs: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    questions = ["Tell me about the Long March 5 rocket"] + ["When did it first fly?"] * 14
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--index", str(index)],
+                          input="\n".join(questions) + "\n\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "history" not in done.stdout and "rag:" not in done.stdout
+    # Every follow-up is answered (past the 10-turn history limit), each on a line of its own.
+    assert sum(line.startswith("2016 [1]") for line in done.stdout.splitlines()) == 14
+    assert "? 2016" not in done.stdout
+
+
+def test_rag_eval_does_not_overwrite_the_committed_reports_by_default(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "1", "question": "Where does Cheddar cheese come from?",
+                                     "answers": ["Somerset"]}) + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "--questions", str(questions), "--docs", str(small_docs), "--embedder", "hash"]) == 0
+    assert (tmp_path / "eval" / ".cache" / "reports" / "q.json").is_file()
+    assert not (tmp_path / "eval" / "reports").exists()
+

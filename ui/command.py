@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from rag.cli import backend_from_env, model_cache_from_env
+from rag.cli import TqdmProgress, backend_from_env, model_cache_from_env
 from rag.errors import MissingExtraError
 
 
@@ -49,6 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = ServerConfig(cors_origins=allowed, rate_per_minute=args.rate, rate_burst=args.burst,
                           feedback_path=args.feedback, trusted_proxies=tuple(args.trust_proxy),
                           allowed_hosts=hosts)
-    assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env())
+    if args.docs is not None:
+        print(f"checking the index in {args.index}/ against {args.docs}/ (a first build embeds every document)",
+              flush=True)
+    assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress())
     serve(assistant, args.host, args.port, config)
     return 0

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.build import ensure_index
+from rag.build import Progress, ensure_index
 from rag.embed import BatchingEmbedder
 from rag.pipeline import Assistant
 from ui.api import create_app
@@ -21,12 +21,16 @@ logger = logging.getLogger(__name__)
 
 
 def load_assistant(
-    index_dir: Path, docs_dir: Path | None, backend: str | None = None, model_cache: Path | None = None
+    index_dir: Path, docs_dir: Path | None, backend: str | None = None, model_cache: Path | None = None,
+    progress: Progress | None = None,
 ) -> Assistant:
     """The assistant for `index_dir`, first building or updating it from `docs_dir` if given."""
-    embedder, report = ensure_index(index_dir, docs_dir, backend, model_cache=model_cache)
+    embedder, report = ensure_index(index_dir, docs_dir, backend, progress, model_cache)
     for error in report.errors if report else ():
         logger.warning("skipped %s", error)
+    if report is not None and report.changed:
+        print(f"indexed {len(report.embedded_documents)} new or changed of {report.n_documents} documents "
+              f"in {report.seconds:.0f} s", flush=True)
     # Concurrent requests share model calls instead of queueing behind one another.
     return Assistant.load(index_dir, BatchingEmbedder(embedder))
 
