@@ -1,5 +1,6 @@
 """Property tests: schemathesis against the server's own OpenAPI schema, Hypothesis on the
-chunker, the sentence splitter and the answerer. Bounded for CI; eval/fuzz.sh runs more."""
+chunker, the sentence splitter, the answerer and the chat page's endpoint and handlers. Bounded for CI;
+`make fuzz` runs 1,000 examples each."""
 
 from __future__ import annotations
 
@@ -107,4 +108,57 @@ def test_api_never_fails_and_always_explains(case: Any) -> None:
 
 def test_fuzz_examples_setting_is_sane() -> None:
     assert EXAMPLES >= 1
-    assert Path(__file__).name == "test_fuzz.py"
+
+
+def _page_app() -> tuple[Any, Assistant]:
+    """The whole server, chat page included, over the default corpus; limits wide open."""
+    import tempfile
+
+    from rag.build import build_index
+    from rag.embed_hash import HashEmbedder
+    from ui.api import create_app
+    from ui.config import ServerConfig
+
+    from .conftest import DEFAULT_DOCS
+
+    folder = Path(tempfile.mkdtemp(prefix="rag-fuzz-page-"))
+    build_index(DEFAULT_DOCS, folder / "index", HashEmbedder())
+    assistant = Assistant.load(folder / "index")
+    config = ServerConfig(rate_per_minute=1e9, rate_burst=10**9, feedback_path=folder / "feedback.jsonl")
+    return create_app(assistant, config), assistant
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=300),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fn_index=st.one_of(st.integers(-2, 8), _JSON), data=st.one_of(st.lists(_JSON, max_size=4), _JSON),
+       session=st.one_of(st.text(max_size=40), _JSON), event_data=_JSON)
+def test_the_chat_pages_endpoint_never_fails(fn_index: Any, data: Any, session: Any, event_data: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(_PAGE[0])
+    body = {"data": data, "fn_index": fn_index, "trigger_id": 1, "session_hash": session, "event_data": event_data}
+    response = client.post("/gradio_api/queue/join", json=body)
+    assert response.status_code < 500, response.text
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(message=st.one_of(TEXTS, _JSON), index=_JSON, liked=_JSON, turns=st.integers(0, 3))
+def test_the_chat_pages_handlers_raise_nothing(message: Any, index: Any, liked: Any, turns: int) -> None:
+    import tempfile
+
+    from ui.chat import FeedbackLog, chat_turn, messages_of, record_like
+
+    assistant = _PAGE[1]
+    exchanges = chat_turn(assistant, "Tell me about the hard and core technology concept", [])[:turns]
+    after = chat_turn(assistant, message, exchanges)
+    assert len(after) in (len(exchanges), len(exchanges) + 1)
+    assert all(isinstance(m["content"], str) for m in messages_of(after))
+    log = FeedbackLog(Path(tempfile.mkdtemp()) / "feedback.jsonl")
+    record_like(log, after, index, liked)
+
+
+_PAGE = _page_app()

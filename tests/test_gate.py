@@ -209,3 +209,20 @@ def test_a_client_sending_its_body_a_byte_at_a_time_gets_408(live: int) -> None:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+
+
+@pytest.mark.parametrize("body", [
+    {"data": ["q", None], "fn_index": -1, "session_hash": "abc"},
+    {"data": ["q", None], "fn_index": 999, "session_hash": "abc"},
+    {"data": ["q", None], "fn_index": 1},
+    {"data": ["q", None], "fn_index": 1, "session_hash": ""},
+    {"data": ["q", None], "fn_index": 1, "session_hash": "../x"},
+    {"data": "q", "fn_index": 1, "session_hash": "abc"},
+    {"data": ["q", None], "fn_index": True, "session_hash": "abc"},
+    [1, 2, 3],
+])
+def test_the_chat_queue_takes_only_what_the_page_sends(page: TestClient, body: object) -> None:
+    """Gradio answered an unknown event number or a missing session with a 500 and a traceback."""
+    response = page.post(JOIN, json=body)
+    assert response.status_code == 422 and response.json()["message"] == "not a request this page sends"
+    assert page.post(JOIN, content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 422

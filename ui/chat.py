@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -191,7 +191,66 @@ def build_chat(assistant: Assistant, config: ServerConfig) -> gr.Blocks:
     return page  # type: ignore[no-any-return]
 
 
+JOIN_PATH = "/gradio_api/queue/join"
+_SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def mount_chat(app: FastAPI, assistant: Assistant, config: ServerConfig) -> None:
     page = build_chat(assistant, config)
     gr.mount_gradio_app(app, page, path="/", footer_links=[], theme=gr.themes.Default(), max_file_size=1,
                         show_error=False)
+    app.add_middleware(JoinCheck, events=frozenset(page.fns))
+
+
+class JoinCheck:
+    """Lets through to Gradio's queue only what this page sends: one of its own events, a session
+    id, a list of inputs. Gradio answers anything else with a 500 and a traceback (an unknown
+    event number or no session, found by fuzzing); here it is a 422 that says so."""
+
+    def __init__(self, app: Any, events: frozenset[int]) -> None:
+        self.app = app
+        self.events = events
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != JOIN_PATH or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            event = await receive()
+            if event["type"] != "http.request":
+                return  # the client went away
+            chunks.append(event.get("body", b""))
+            if not event.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if not self._valid(body):
+            text = "not a request this page sends"
+            payload = json.dumps({"detail": text, "message": text}).encode()
+            await send({"type": "http.response.start", "status": 422,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(payload)).encode())]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _valid(self, body: bytes) -> bool:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return False
+        if not isinstance(data, dict):
+            return False
+        fn_index, session = data.get("fn_index"), data.get("session_hash")
+        return (isinstance(fn_index, int) and not isinstance(fn_index, bool) and fn_index in self.events
+                and isinstance(session, str) and bool(_SESSION.fullmatch(session))
+                and isinstance(data.get("data"), list))
