@@ -48,6 +48,12 @@ HOSTILE_QUESTION = "What does the unicorn test page hold?"
 PLAIN_DOC = ("The zebra note shows $$x^2 + y^2$$ as typed, links to https://evil.example/login and "
              "www.evil.example in the text, and keeps <b>bold</b> tags.")
 PLAIN_QUESTION = "What does the zebra note show as typed?"
+LONG_DOC = " ".join(
+    f"The quokka report, part {n}, says that the island colony was counted in 2019 by volunteers who walked "
+    "every trail, every beach and every gully of the island from the ferry landing to the lighthouse, "
+    "noting each animal, its age, its weight and the shrub it was eating, before the rangers checked "
+    "the tallies against the traps and the cameras." for n in ("one", "two", "three", "four"))
+LONG_QUESTION = "When was the quokka island colony counted by volunteers?"
 SERVED: dict[str, Path] = {}
 
 
@@ -101,7 +107,7 @@ def server(hosts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
 
     root = tmp_path_factory.mktemp("served")
     SERVED["feedback"] = root / "feedback.jsonl"
-    docs = write_corpus(root / "docs", {**SMALL_CORPUS, "unicorn.txt": HOSTILE_DOC, "zebra.txt": PLAIN_DOC})
+    docs = write_corpus(root / "docs", {**SMALL_CORPUS, "unicorn.txt": HOSTILE_DOC, "zebra.txt": PLAIN_DOC, "quokka.txt": LONG_DOC})
     build_index(docs, root / "index", HashEmbedder())
     assistant = Assistant.load(root / "index")
     config = ServerConfig(cors_origins=(hosts["allowed"],), feedback_path=root / "feedback.jsonl",
@@ -337,3 +343,27 @@ def test_no_chromium_profile_left_behind() -> None:
     # Playwright's contexts are temporary; nothing of the browser lands in the repo.
     assert not (Path(__file__).parent.parent / "Default").exists()
     assert shutil.which("chromium") or Path(CHROMIUM).exists()
+
+
+def test_chat_page_on_a_phone_keeps_the_short_answer_in_view(server: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    try:
+        phone.goto(server + "/", wait_until="load")
+        phone.wait_for_selector("#question textarea", timeout=30_000)
+        for count, question in enumerate((LONG_QUESTION, "When did the Long March 5 rocket first fly?",
+                                          LONG_QUESTION), 1):
+            answer = _ask_chat(phone, question, count)
+            phone.wait_for_timeout(700)
+            short = answer.locator("strong").first
+            box, chat = short.bounding_box(), phone.locator("#chat").bounding_box()
+            assert box is not None and chat is not None
+            # The short answer is on screen and inside the visible part of the conversation.
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (question, box)
+            assert chat["y"] <= box["y"] and box["y"] + box["height"] <= chat["y"] + chat["height"], (question, box, chat)
+        # No label sits on top of the messages, and the answering passage is not repeated.
+        assert phone.locator("#chat label").count() == 0 or not phone.locator("#chat label").first.is_visible()
+        assert "the passage quoted above" in answer.inner_text()
+        _shot(phone, "chat-phone")
+    finally:
+        context.close()

@@ -59,8 +59,11 @@ def render_answer(answer: Answer) -> str:
         lines.append("")
         lines.append("**Sources**")
         for c in answer.citations:
-            quote = highlight(c.quote, answer.answer) if c.n == 1 and not answer.abstained else escape_text(c.quote)
-            lines.append(f"{c.n}. *{escape_text(c.title)}* (characters {c.start}–{c.end}): {quote}")
+            title = f"*{escape_text(c.title)}* (characters {c.start}–{c.end})"
+            if c.n == 1 and not answer.abstained and (answer.answer != c.quote or len(lines) > 3):
+                lines.append(f"{c.n}. {title}: the passage quoted above")  # not the same words twice
+            else:
+                lines.append(f"{c.n}. {title}: {escape_text(c.quote)}")
     return "\n".join(lines)
 
 
@@ -174,7 +177,8 @@ def build_chat(assistant: Assistant, config: ServerConfig) -> gr.Blocks:
         gr.Markdown(f"# {escape_text(config.title)}\nAnswers are quoted from the documents, with numbered sources.")
         state = gr.State([])
         chatbot = gr.Chatbot(
-            label="Conversation", elem_id="chat", height=520, sanitize_html=True, allow_tags=False,
+            label="Conversation", show_label=False, elem_id="chat", height=520, sanitize_html=True, allow_tags=False,
+            autoscroll=False,  # KEEP_ANSWER_IN_VIEW scrolls instead: to the top of a new answer
             feedback_options=("Like", "Dislike"), placeholder="Ask a question about the documents.",
             latex_delimiters=[],  # "$$" in a document is text, not a formula
             buttons=["copy", "copy_all"],  # no "share" (to Hugging Face): the page sends nothing out
@@ -191,6 +195,23 @@ def build_chat(assistant: Assistant, config: ServerConfig) -> gr.Blocks:
     return page  # type: ignore[no-any-return]
 
 
+KEEP_ANSWER_IN_VIEW = """
+() => {
+  // A new answer is scrolled to its top (the short answer), not to its end: on a phone a long
+  // answer with its sources would otherwise push the short answer out of view.
+  const seen = new WeakSet();
+  const show = () => {
+    const bots = document.querySelectorAll('#chat .message.bot');
+    const last = bots[bots.length - 1];
+    if (last && !seen.has(last) && last.innerText.trim()) {
+      seen.add(last);
+      const row = last.closest('.message-row') || last;
+      row.scrollIntoView({block: 'start'});
+    }
+  };
+  new MutationObserver(show).observe(document.body, {childList: true, subtree: true});
+}
+"""
 JOIN_PATH = "/gradio_api/queue/join"
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -198,7 +219,7 @@ _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def mount_chat(app: FastAPI, assistant: Assistant, config: ServerConfig) -> None:
     page = build_chat(assistant, config)
     gr.mount_gradio_app(app, page, path="/", footer_links=[], theme=gr.themes.Default(), max_file_size=1,
-                        show_error=False)
+                        show_error=False, js=KEEP_ANSWER_IN_VIEW)
     app.add_middleware(JoinCheck, events=frozenset(page.fns))
 
 
