@@ -367,3 +367,32 @@ def test_chat_page_on_a_phone_keeps_the_short_answer_in_view(server: str, browse
         _shot(phone, "chat-phone")
     finally:
         context.close()
+
+
+def test_widget_sources_open_in_full_and_esc_closes_after_a_reload(
+    server: str, hosts: dict[str, str], browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    try:
+        phone.goto(hosts["allowed"] + "/", wait_until="load")
+        phone.locator(".rag-launcher").click()
+        phone.locator(".rag-input").fill(LONG_QUESTION)
+        phone.keyboard.press("Enter")
+        cite = phone.locator(".rag-msg.rag-bot").last.locator(".rag-cite").first
+        cite.wait_for(timeout=30_000)
+        closed = cite.bounding_box()
+        assert cite.get_attribute("aria-expanded") == "false"
+        cite.click()
+        opened = cite.bounding_box()
+        assert cite.get_attribute("aria-expanded") == "true"
+        assert closed is not None and opened is not None and opened["height"] > 2 * closed["height"], (closed, opened)
+        # After a reload the panel comes back open, without the focus: Esc still closes it.
+        phone.reload(wait_until="load")
+        panel = phone.locator(".rag-panel")
+        panel.wait_for(timeout=15_000)
+        assert panel.get_attribute("data-state") == "open"
+        phone.keyboard.press("Escape")
+        assert panel.get_attribute("data-state") == "closed"
+    finally:
+        context.close()

@@ -355,6 +355,9 @@ button { cursor: pointer; }
   overflow: hidden; text-overflow: ellipsis; white-space: normal;
   display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2;
 }
+.rag-cite { cursor: pointer; }
+.rag-cite:focus-visible { outline: 2px solid var(--rag-accent, #0b57d0); outline-offset: 1px; }
+.rag-cite.rag-cite-open { display: block; -webkit-line-clamp: unset; line-clamp: unset; overflow: visible; }
 .rag-cite-n { font-weight: 600; color: var(--rag-text); }
 .rag-cite-title { font-weight: 600; color: var(--rag-text); }
 
@@ -508,6 +511,11 @@ button { cursor: pointer; }
         close(true);
       }
     });
+    // So does Esc on the host page while the panel is open (after a reload the panel comes back
+    // open without taking the focus, so the widget would not hear it), unless the page used it.
+    document.addEventListener("keydown", (e) => {
+      if ((e.key === "Escape" || e.key === "Esc") && state.open && !e.defaultPrevented) close(false);
+    });
 
     document.body.appendChild(host);
   }
@@ -589,7 +597,17 @@ button { cursor: pointer; }
     if (withLabel) frag.appendChild(h("div", { class: "rag-sources-label", "aria-hidden": "true", text: "Sources" }));
     const list = h("ol", { class: "rag-sources", "aria-label": "Sources" });
     for (const c of citations) {
-      const li = h("li", { class: "rag-cite", title: c.quote || null });
+      // Two lines at first; a click, Enter or Space shows the whole quote (a phone has no hover).
+      const li = h("li", { class: "rag-cite", title: c.quote || null, tabindex: "0", role: "button",
+                           "aria-expanded": "false" });
+      const toggle = () => {
+        const opened = li.classList.toggle("rag-cite-open");
+        li.setAttribute("aria-expanded", opened ? "true" : "false");
+      };
+      li.addEventListener("click", toggle);
+      li.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); }
+      });
       li.appendChild(h("span", { class: "rag-cite-n", text: "[" + c.n + "]" }));
       li.appendChild(document.createTextNode(" "));
       li.appendChild(h("span", { class: "rag-cite-title", text: c.title || c.doc_id || "Untitled" }));
