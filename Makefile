@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint install clean-index eval bench load fuzz
+.PHONY: run test test-fast lint install clean-index eval bench load fuzz attack
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ load: $(STAMP)
 ## The property tests at full size: 1,000 examples each, API operations included.
 fuzz: $(STAMP)
 	RAG_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py --hypothesis-show-statistics -q
+
+## Issue 10's attack against a real rag serve on loopback; prints what was tried and what held.
+attack: $(STAMP)
+	$(BIN)/python eval/attack.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ui eval tests
