@@ -226,3 +226,19 @@ def test_the_chat_queue_takes_only_what_the_page_sends(page: TestClient, body: o
     response = page.post(JOIN, json=body)
     assert response.status_code == 422 and response.json()["message"] == "not a request this page sends"
     assert page.post(JOIN, content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 422
+
+
+def test_an_allowed_site_can_read_the_gates_refusals(page: TestClient) -> None:
+    """429, 413 and 408 come from the gate, outside the CORS middleware: the widget on an allowed
+    site must still be able to read them (and their Retry-After)."""
+    headers = {"Origin": ORIGIN_OK}
+    big = page.post("/api/ask", content=b"x" * 5_000, headers={**headers, "Content-Type": "application/json"})
+    assert big.status_code == 413 and big.headers["access-control-allow-origin"] == ORIGIN_OK
+    codes = [page.post("/api/ask", json={"question": "When?"}, headers=headers) for _ in range(6)]
+    refused = codes[-1]
+    assert refused.status_code == 429
+    assert refused.headers["access-control-allow-origin"] == ORIGIN_OK
+    assert "retry-after" in refused.headers["access-control-expose-headers"].lower()
+    ok = codes[0]
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == ORIGIN_OK
+    assert ok.headers.get_list("access-control-allow-origin") == [ORIGIN_OK], "one header, not two"

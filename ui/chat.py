@@ -60,8 +60,8 @@ def render_answer(answer: Answer) -> str:
         lines.append("**Sources**")
         for c in answer.citations:
             title = f"*{escape_text(c.title)}* (characters {c.start}–{c.end})"
-            if c.n == 1 and not answer.abstained and (answer.answer != c.quote or len(lines) > 3):
-                lines.append(f"{c.n}. {title}: the passage quoted above")  # not the same words twice
+            if c.n == 1 and not answer.abstained:  # its words are above, as the answer or the quote
+                lines.append(f"{c.n}. {title}: the passage quoted above")
             else:
                 lines.append(f"{c.n}. {title}: {escape_text(c.quote)}")
     return "\n".join(lines)

@@ -223,6 +223,8 @@ class Gate:
         if guarded and origin is not None and not self._origin_allowed(origin, host, scope, route):
             await _refuse(send, 403, "This assistant is not available on this site.")
             return
+        if guarded and origin is not None:
+            send = _with_cors(send, origin)  # so an allowed site's page can read a refusal too
         if route.answers:
             wait = self.limiter.check(self.client_key(scope))
             if wait > 0:
@@ -240,6 +242,22 @@ class Gate:
         if origin == "null" or not route.cross_origin:
             return False  # sandboxed frames, file:// pages; the chat page is ours alone
         return "*" in self.origins or origin in self.origins
+
+
+def _with_cors(send: Send, origin: str) -> Send:
+    """`send`, adding CORS headers for `origin` to a response that has none (the gate's own
+    refusals, 408/413/429, which the CORS middleware inside never sees)."""
+
+    async def wrapped(event: Message) -> None:
+        if event["type"] == "http.response.start":
+            headers = list(event.get("headers", []))
+            if not any(name.lower() == b"access-control-allow-origin" for name, _ in headers):
+                headers += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin"),
+                            (b"access-control-expose-headers", b"Retry-After")]
+                event = {**event, "headers": headers}
+        await send(event)
+
+    return wrapped
 
 
 async def _refuse(send: Send, status: int, text: str) -> None:
