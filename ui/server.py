@@ -29,8 +29,8 @@ def load_assistant(
     for error in report.errors if report else ():
         logger.warning("skipped %s", error)
     if report is not None and report.changed:
-        print(f"indexed {len(report.embedded_documents)} new or changed of {report.n_documents} documents "
-              f"in {report.seconds:.0f} s", flush=True)
+        print(f"indexed {len(report.embedded_documents)} new or changed (of {report.n_documents}) "
+              f"document{'' if report.n_documents == 1 else 's'} in {report.seconds:.0f} s", flush=True)
     # Concurrent requests share model calls instead of queueing behind one another.
     return Assistant.load(index_dir, BatchingEmbedder(embedder))
 
