@@ -45,7 +45,7 @@ bench: $(STAMP)
 load: $(STAMP)
 	$(BIN)/python eval/load.py
 
-## The property tests at full size: 1,000 examples each, API operations included.
+## The property tests at full size: 1,000 examples each, the API and the chat page's endpoint included.
 fuzz: $(STAMP)
 	RAG_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py --hypothesis-show-statistics -q
 
