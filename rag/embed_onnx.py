@@ -139,7 +139,9 @@ class OnnxEmbedder:
         """Rows in batches of similar length: each batch pads only to its own longest text, and a
         long text (a 2,000-character question) never makes the short ones beside it pay for its
         length. A batch ends when full or when a text is over twice its first text's length.
-        The vectors do not depend on the batching (ONNX Runtime gives the same bits)."""
+        A text's vector barely depends on its batch: the same bits for the questions tried, and
+        across a whole build of squad-public one sentence vector moved in its last bits (one
+        citation score of 3,194 answers changed by 0.0001; no answer changed)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches: list[list[int]] = []
         for i in order:

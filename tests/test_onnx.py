@@ -51,7 +51,7 @@ def test_onnx_backend_imports_no_torch() -> None:
     assert done.stdout.strip() == ""
 
 
-def test_a_long_text_gets_a_batch_of_its_own_and_the_vectors_do_not_depend_on_batching() -> None:
+def test_a_long_text_gets_a_batch_of_its_own_and_these_vectors_do_not_depend_on_batching() -> None:
     from rag.embed_onnx import OnnxEmbedder
 
     embedder = OnnxEmbedder(batch_size=4)
