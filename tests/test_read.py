@@ -58,9 +58,7 @@ def _parts(reader_confidence: float = 0.9) -> tuple[Assistant, FakeReader]:
     return Assistant(embedder, HybridRetriever(chunks, vectors), reader, DOCS), reader
 
 
-def test_an_assistant_from_a_fake_reader_and_the_numpy_index_answers_without_an_index_on_disk(
-    tmp_path: object,
-) -> None:
+def test_an_assistant_from_a_fake_reader_and_the_numpy_index_answers_without_an_index_on_disk() -> None:
     assistant, reader = _parts()
     answer = assistant.ask("When did the Long March 5 rocket first fly?")
     assert not answer.abstained
