@@ -232,17 +232,18 @@ def test_latex_urls_and_html_in_a_document_are_plain_text_on_the_chat_page(serve
 def test_latex_urls_and_html_in_a_document_are_plain_text_in_the_widget(
     server: str, hosts: dict[str, str], page: Any
 ) -> None:
-    page.goto(hosts["allowed"] + "/", wait_until="load")
+    _assert_plain(_ask_widget(page, hosts["allowed"], PLAIN_QUESTION))
+
+
+def _ask_widget(page: Any, site: str, question: str) -> Any:
+    """Open the widget on `site`, ask `question`, and return the answer once its sources show."""
+    page.goto(site + "/", wait_until="load")
     page.locator(".rag-launcher").click()
-    page.locator(".rag-input").fill(PLAIN_QUESTION)
+    page.locator(".rag-input").fill(question)
     page.keyboard.press("Enter")
     bot = page.locator(".rag-msg.rag-bot").last
     bot.locator(".rag-cite").first.wait_for(timeout=30_000)
-    _assert_plain(bot)
-
-
-def _widget(page: Any) -> Any:
-    return page.locator("rag-chat-widget")
+    return bot
 
 
 def test_widget_on_an_allowed_site_answers_with_sources(server: str, hosts: dict[str, str], page: Any) -> None:
@@ -292,12 +293,7 @@ def test_widget_on_another_site_is_refused(server: str, hosts: dict[str, str], p
 
 
 def test_hostile_document_text_stays_inert_in_the_widget(server: str, hosts: dict[str, str], page: Any) -> None:
-    page.goto(hosts["allowed"] + "/", wait_until="load")
-    page.locator(".rag-launcher").click()
-    page.locator(".rag-input").fill(HOSTILE_QUESTION)
-    page.keyboard.press("Enter")
-    bot = page.locator(".rag-msg.rag-bot").last
-    bot.locator(".rag-cite").first.wait_for(timeout=30_000)
+    bot = _ask_widget(page, hosts["allowed"], HOSTILE_QUESTION)
     page.wait_for_timeout(500)
     assert "<script>" in bot.inner_text() or "<img" in bot.inner_text()
     assert bot.locator("script, img, a").count() == 0
@@ -375,12 +371,7 @@ def test_widget_sources_open_in_full_and_esc_closes_after_a_reload(
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone = context.new_page()
     try:
-        phone.goto(hosts["allowed"] + "/", wait_until="load")
-        phone.locator(".rag-launcher").click()
-        phone.locator(".rag-input").fill(LONG_QUESTION)
-        phone.keyboard.press("Enter")
-        cite = phone.locator(".rag-msg.rag-bot").last.locator(".rag-cite").first
-        cite.wait_for(timeout=30_000)
+        cite = _ask_widget(phone, hosts["allowed"], LONG_QUESTION).locator(".rag-cite").first
         closed = cite.bounding_box()
         assert cite.get_attribute("aria-expanded") == "false"
         cite.click()

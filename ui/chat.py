@@ -19,6 +19,7 @@ from rag.errors import InvalidQueryError
 from rag.pipeline import Assistant
 from rag.types import Answer
 from ui.config import ServerConfig
+from ui.security import send_json
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -247,11 +248,7 @@ class JoinCheck:
         body = b"".join(chunks)
         if not self._valid(body):
             text = "not a request this page sends"
-            payload = json.dumps({"detail": text, "message": text}).encode()
-            await send({"type": "http.response.start", "status": 422,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(payload)).encode())]})
-            await send({"type": "http.response.body", "body": payload})
+            await send_json(send, 422, {"detail": text, "message": text})
             return
         replayed = False
 
