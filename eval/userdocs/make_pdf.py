@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Build docs/lake-field-notes.pdf from lake-field-notes.source.txt with fpdf2.
+
+Only needed to regenerate the PDF; the frozen PDF is committed. fpdf2 is not a
+project dependency: install it anywhere, e.g.
+    python -m pip install --target /tmp/pdftools fpdf2
+    PYTHONPATH=/tmp/pdftools python eval/userdocs/make_pdf.py
+Source markup: "# " title, "## " heading, "Key: value" lines kept one a line,
+blank lines separate paragraphs.
+"""
+import os
+
+from fpdf import FPDF
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "lake-field-notes.source.txt")
+OUT = os.path.join(HERE, "docs", "lake-field-notes.pdf")
+
+
+def main():
+    with open(SRC, encoding="utf-8") as f:
+        blocks = f.read().strip().split("\n\n")
+    pdf = FPDF(format="A4")
+    pdf.set_creation_date(__import__("datetime").datetime(2025, 8, 14, 10, 0, 0,
+                          tzinfo=__import__("datetime").timezone.utc))
+    pdf.set_title("Field Notes: Summer Survey of Lake Orlen")
+    pdf.set_author("Ruth Okafor")
+    pdf.set_margins(20, 20, 20)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.add_page()
+    for block in blocks:
+        lines = block.split("\n")
+        if lines[0].startswith("# "):
+            pdf.set_font("Helvetica", "B", 16)
+            pdf.multi_cell(0, 8, lines[0][2:], new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
+            continue
+        if lines[0].startswith("## "):
+            pdf.set_font("Helvetica", "B", 12)
+            pdf.multi_cell(0, 7, lines[0][3:], new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1)
+            lines = lines[1:]
+            if not lines:
+                continue
+        pdf.set_font("Helvetica", "", 10.5)
+        if len(lines) == 1:
+            pdf.multi_cell(0, 5.5, lines[0], new_x="LMARGIN", new_y="NEXT")
+        else:
+            for line in lines:
+                pdf.multi_cell(0, 5.5, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.output(OUT)
+    print("wrote", OUT)
+
+
+if __name__ == "__main__":
+    main()
