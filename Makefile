@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint install clean-index eval bench load fuzz attack
+.PHONY: run test test-fast lint install clean-index eval bench load fuzz attack train-reader
 
 install: $(STAMP)
 
@@ -36,6 +36,12 @@ eval: $(STAMP)
 	$(BIN)/rag eval --questions eval/questions/xian-test.jsonl --docs docs --name xian-test --reports eval/reports
 	$(BIN)/rag eval --questions eval/questions/xian-dev.jsonl --docs docs --name xian-dev --reports eval/reports
 	$(BIN)/rag eval --questions $(SQUAD)/questions.jsonl --docs $(SQUAD)/docs --name squad-public --reports eval/reports
+	$(BIN)/rag eval --questions eval/userdocs/questions.jsonl --docs eval/userdocs/docs --name userdocs --reports eval/reports
+
+## Retrain the shipped reader (rag/models/reader/) from ../shared/qa-train: seeded, resumable
+## (checkpoints in build/reader/), about 90 minutes on 2 cores; then export and calibrate.
+train-reader: $(STAMP)
+	$(BIN)/python -m rag.train_reader --data ../shared/qa-train/train.jsonl.gz --work build/reader --out rag/models/reader
 
 ## Performance report: eval/reports/bench.{md,json,png} (about 25 minutes on 2 cores).
 bench: $(STAMP)
