@@ -15,10 +15,12 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from rag.config import MINILM
+from rag.config import DEFAULT_READER, MINILM, READERS
 from rag.embedders import EMBEDDERS
 from rag.errors import RagError, UsageError
 from rag.types import Answer, Question
@@ -95,6 +97,9 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ask.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
     ask.add_argument("--json", action="store_true", help="print the answer JSON")
     ask.add_argument("--batch", type=Path, help="a JSONL file of questions; prints one answer a line")
+    ask.add_argument("--reader", choices=READERS, default=DEFAULT_READER,
+                     help="who reads the passages: the shipped QA model or the hand-written rules "
+                          f"(default: {DEFAULT_READER})")
     ask.set_defaults(func=cmd_ask)
 
     ev = sub.add_parser("eval", help="score the assistant on a question file; write reports")
@@ -110,11 +115,14 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ev.add_argument("--answers", type=Path,
                     help="score this `rag ask --batch --json` output instead of asking again")
     ev.add_argument("--save-answers", type=Path, help="also write the answers (JSONL) here")
+    ev.add_argument("--reader", choices=[*sorted(READERS), "both"], default="both",
+                    help="which reader answers (default: both, side by side)")
     ev.set_defaults(func=cmd_eval)
 
     chat = sub.add_parser("chat", help="build the index if needed, then ask questions interactively")
     chat.add_argument("--docs", type=Path, default=Path("docs"))
     chat.add_argument("--index", type=Path, default=Path("index"))
+    chat.add_argument("--reader", choices=READERS, default=DEFAULT_READER)
     chat.set_defaults(func=cmd_chat)
     if with_plugins:
         _add_plugins(sub)
@@ -182,7 +190,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.store import read_manifest
 
     questions = read_questions(args.batch) if args.batch is not None else None
-    assistant = Assistant.load(args.index, _embedder(read_manifest(args.index).embedder))
+    assistant = Assistant.load(args.index, _embedder(read_manifest(args.index).embedder), reader=args.reader)
     if questions is not None:
         return _ask_batch(assistant, questions, args.json, sys.stdout)
     if args.question is None:
@@ -197,7 +205,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluate import evaluate, read_questions, read_sources, score
     from rag.metrics import Scored
     from rag.pipeline import Assistant
-    from rag.report import text_table, write_reports
+    from rag.report import side_by_side_text, text_table, write_reports, write_side_by_side
 
     questions = read_questions(args.questions)
     name = args.name or args.questions.stem
@@ -209,33 +217,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = build_index(args.docs, index, embedder, progress=TqdmProgress())
     for error in report.errors:
         print(printable(f"rag: skipped {error}"), file=sys.stderr)
-    assistant = Assistant.load(index, embedder)
-    sources = read_sources(args.docs, assistant)
-    if args.answers is not None:
-        answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if len(answers) != len(questions):
-            raise UsageError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
-        result = score([Scored(q, a) for q, a in zip(questions, answers, strict=True)], sources, name)
-    else:
-        progress = TqdmProgress()
-        progress.start(len(questions), "asking")
-        try:
-            assistant.warm_up()
-            result = evaluate(assistant, questions, sources, name, on_answer=lambda: progress.advance(1))
-        finally:
-            progress.close()
-    if args.save_answers is not None:
-        args.save_answers.write_text(
-            "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in result.answers), encoding="utf-8"
-        )
+    readers = [DEFAULT_READER, *(r for r in READERS if r != DEFAULT_READER)] if args.reader == "both" else [args.reader]
+    if args.answers is not None and len(readers) > 1:
+        raise UsageError("--answers scores one set of answers: name its --reader")
+    if args.save_answers is not None and len(readers) > 1:
+        raise UsageError("--save-answers writes one reader's answers: name its --reader")
     meta = {
         "questions": str(args.questions), "docs": str(args.docs), "embedder": args.embedder,
         "documents": report.n_documents, "chunks": report.n_chunks, "sentences": report.n_sentences,
         "command": "rag " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "rag eval",
     }
-    paths = write_reports(result, args.reports, meta)
-    print(text_table(result))
-    print("reports: " + ", ".join(str(p) for p in paths))
+    results = {}
+    for reader in readers:
+        assistant = Assistant.load(index, embedder, reader=reader)
+        sources = read_sources(args.docs, assistant)
+        if args.answers is not None:
+            answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines()
+                       if line.strip()]
+            if len(answers) != len(questions):
+                raise UsageError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
+            result = score([Scored(q, a) for q, a in zip(questions, answers, strict=True)], sources, name)
+        else:
+            bar = TqdmProgress()
+            bar.start(len(questions), f"asking ({reader} reader)")
+            try:
+                assistant.warm_up()
+                result = evaluate(assistant, questions, sources, name, on_answer=partial(bar.advance, 1))
+            finally:
+                bar.close()
+        if args.save_answers is not None:
+            args.save_answers.write_text(
+                "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in result.answers), encoding="utf-8"
+            )
+        results[reader] = replace(result, name=f"{name}-{reader}")
+        paths = write_reports(results[reader], args.reports, {**meta, "reader": reader})
+        print(f"{reader} reader:\n{text_table(results[reader])}")
+        print("reports: " + ", ".join(str(p) for p in paths))
+    if len(results) > 1:
+        print("side by side:\n" + side_by_side_text(results))
+        print(f"report: {write_side_by_side(results, args.reports, name, meta)}")
     return 0
 
 
@@ -246,7 +266,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     embedder, report = ensure_index(args.index, args.docs, backend_from_env(), TqdmProgress(), model_cache_from_env())
     for error in report.errors if report else ():
         print(printable(f"rag: skipped {error}"), file=sys.stderr)
-    return _interactive(Assistant.load(args.index, embedder))
+    return _interactive(Assistant.load(args.index, embedder, reader=args.reader))
 
 
 def _ask_batch(assistant: Assistant, questions: list[Question], as_json: bool, out: TextIO) -> int:

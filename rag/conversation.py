@@ -20,8 +20,20 @@ def needs_history(question: str) -> bool:
     return bool(_REFERRING.search(question) or _ELLIPTIC.search(question)) or len(tokenize(question)) < 2
 
 
-def resolve_query(question: str, history: Sequence[str]) -> str:
-    """The text to retrieve with: the question, plus the latest earlier turn it depends on."""
+CARRIED_ANSWER_WORDS = 12
+"""An earlier answer this short is carried into a follow-up (a name, a date, a phrase); a
+longer one (a whole sentence) is not: its question already names the subject."""
+
+
+def carry(answer: str) -> str:
+    """What of an earlier answer a follow-up carries: all of a short one, nothing of a long one."""
+    return answer if 0 < len(answer.split()) <= CARRIED_ANSWER_WORDS else ""
+
+
+def resolve_query(question: str, history: Sequence[str], last_answer: str = "") -> str:
+    """The text to retrieve and read with: the question, plus the latest earlier turn it depends
+    on and what that turn's answer established ("Who designed the bridge? Jane Doe When did she
+    finish it?"): "she" now has a name to match."""
     if not history or not needs_history(question):
         return question
-    return f"{history[-1]} {question}"
+    return " ".join(part for part in (history[-1], carry(last_answer), question) if part)

@@ -91,14 +91,14 @@ def score(rows: Sequence[Scored], sources: Sequence[str], name: str, extra: Sequ
 
 def _ask(assistant: Assistant, q: Question, on_answer: Callable[[], None] | None) -> Scored:
     try:
-        answer, passages = assistant.ask_traced(q.question, q.history)
+        answer, passages, reader_ms = assistant.ask_traced(q.question, q.history)
         retrieved = [p.text for p in passages]
     except InvalidQueryError as exc:
         logger.warning("question %s refused: %s", q.id, exc)
-        answer, retrieved = Answer(q.question, "", True, 0.0, ()), []
+        answer, retrieved, reader_ms = Answer(q.question, "", True, 0.0, ()), [], None
     if on_answer is not None:
         on_answer()
-    return Scored(q, answer.to_dict(), retrieved)
+    return Scored(q, answer.to_dict(), retrieved, reader_ms)
 
 
 def read_sources(docs_dir: Path, assistant: Assistant) -> list[str]:

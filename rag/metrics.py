@@ -88,6 +88,8 @@ class Scored:
     answer: Mapping[str, Any]
     retrieved: Sequence[str] = field(default_factory=tuple)
     """Texts of the retrieved chunks, best first (empty when only the answer JSON is known)."""
+    reader_ms: float | None = None
+    """The reader's share of the answer's time, when it was measured."""
 
 
 def summarize(rows: Iterable[Scored], sources: Sequence[str]) -> dict[str, Any]:
@@ -98,6 +100,7 @@ def summarize(rows: Iterable[Scored], sources: Sequence[str]) -> dict[str, Any]:
     unanswerable = [r for r in rows if r.question.unanswerable]
     n_quotes = bad_quotes = 0
     latencies = []
+    reading = [r.reader_ms for r in rows if r.reader_ms is not None]
     for r in rows:
         for c in r.answer.get("citations") or []:
             n_quotes += 1
@@ -116,6 +119,8 @@ def summarize(rows: Iterable[Scored], sources: Sequence[str]) -> dict[str, Any]:
     out["citation_validity"] = 1 - bad_quotes / n_quotes if n_quotes else None
     out["latency_p50_ms"] = statistics.median(latencies) if latencies else None
     out["latency_p95_ms"] = percentile(latencies, 0.95)
+    out["reader_p50_ms"] = statistics.median(reading) if reading else None
+    out["reader_p95_ms"] = percentile(reading, 0.95)
     return out
 
 

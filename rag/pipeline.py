@@ -4,25 +4,39 @@ an index with the defaults; answers questions with citations."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rag.answer import compose_answer
 from rag.config import LIMITS, AnswerPolicy, QueryLimits, Settings
-from rag.conversation import resolve_query
+from rag.conversation import carry, needs_history, resolve_query
 from rag.embed import Embedder
 from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
 from rag.read import Reader
-from rag.read_heuristic import HeuristicReader, SentenceIndex
+from rag.read_heuristic import SentenceIndex
+from rag.readers import DEFAULT_READER, make_reader, policy_for
 from rag.retrieve import HybridRetriever, Retriever
 from rag.store import Manifest, load_index
 from rag.types import Answer, Document, Passage, Query
 
 logger = logging.getLogger(__name__)
+
+RECENT_ANSWERS = 256
+"""Answers remembered for the follow-ups that lean on them (at most a few MB)."""
+
+
+class Trace(NamedTuple):
+    """One question's answer, the passages retrieved for it, and the reader's time."""
+
+    answer: Answer
+    passages: list[Passage]
+    reader_ms: float
 
 
 class Assistant:
@@ -56,6 +70,8 @@ class Assistant:
         self.limits = LIMITS if limits is None else limits
         self.manifest = manifest
         self._by_id = {d.doc_id: d for d in self.documents}
+        self._recent: OrderedDict[tuple[str, tuple[str, ...]], Answer] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -63,14 +79,16 @@ class Assistant:
         index_dir: Path | str = "index",
         embedder: Embedder | None = None,
         settings: Settings | None = None,
-        reader: Reader | None = None,
+        reader: Reader | str | None = None,
     ) -> Assistant:
         """Load the index in `index_dir` with the default parts: the embedder its manifest names
-        (unless given), hybrid retrieval, the heuristic reader (unless given).
+        (unless given), hybrid retrieval, and the reader given, by name ("model", the default,
+        or "heuristic") or as a `Reader`.
 
         Raises:
             IndexNotBuiltError: there is no index in `index_dir`.
             IndexMismatchError: it is damaged, or was built with another embedder or other chunk settings.
+            ModelError: the reader model cannot be loaded.
         """
         stored = load_index(Path(index_dir))
         m = stored.manifest
@@ -88,10 +106,12 @@ class Assistant:
                 f"{embedder.name} (dim {embedder.dim}); rebuild with `rag ingest`"
             )
         retriever = HybridRetriever(stored.chunks, stored.vectors, cfg.retrieve)
-        if reader is None:
+        if reader is None or isinstance(reader, str):
             sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
-            reader = HeuristicReader(sentences, cfg.reader)
-        return cls(embedder, retriever, reader, stored.documents, cfg.policy, cfg.limits, m)
+            reader = make_reader(DEFAULT_READER if reader is None else reader, sentences, cfg)
+        # Settings given are kept as given; else the reader brings its own abstention threshold.
+        policy = cfg.policy if settings is not None else policy_for(reader, cfg.policy)
+        return cls(embedder, retriever, reader, stored.documents, policy, cfg.limits, m)
 
     def warm_up(self) -> None:
         """Load the model and run it once, so the first visitor does not wait for it."""
@@ -118,16 +138,47 @@ class Assistant:
         """
         return self.ask_traced(question, history)[0]
 
-    def ask_traced(self, question: str, history: Sequence[str] = ()) -> tuple[Answer, list[Passage]]:
-        """Like `ask`, and also the retrieved passages, best first (for evaluation)."""
+    def ask_traced(self, question: str, history: Sequence[str] = ()) -> Trace:
+        """Like `ask`, and also the retrieved passages and the reader's share of the time."""
         began = time.perf_counter()
         clean, turns = self._validate(question, history)
-        text = resolve_query(clean, turns)
-        query = Query(clean, text, self.embedder.embed([text])[0])
+        carried = carry(self._last_answer(clean, turns))
+        text = resolve_query(clean, turns, carried)
+        query = Query(clean, text, self.embedder.embed([text])[0], carried)
         passages = self.retriever.retrieve(query)
+        reading = time.perf_counter()
         extractions = self.reader.read(query, passages)
+        reader_ms = (time.perf_counter() - reading) * 1000
         answer = compose_answer(clean, extractions, self._by_id, self.policy)
-        return replace(answer, question=question, latency_ms=(time.perf_counter() - began) * 1000), passages
+        answer = replace(answer, question=question, latency_ms=(time.perf_counter() - began) * 1000)
+        if not carried:  # the same answer `_last_answer` would work out: keep it for a follow-up
+            self._remember(clean, turns, answer)
+        return Trace(answer, passages, reader_ms)
+
+    def _last_answer(self, question: str, turns: list[str]) -> str:
+        """The short answer to the turn a follow-up leans on, read from that turn and its own
+        history without carrying answers further back (so it does not depend on what was asked
+        before): remembered from when it was asked (a chat asks them in order), else read now."""
+        if not turns or not needs_history(question):
+            return ""
+        key = (turns[-1], tuple(turns[:-1]))
+        with self._recent_lock:
+            answer = self._recent.get(key)
+        if answer is None:
+            earlier = turns[:-1]
+            text = resolve_query(turns[-1], earlier)
+            query = Query(turns[-1], text, self.embedder.embed([text])[0])
+            answer = compose_answer(turns[-1], self.reader.read(query, self.retriever.retrieve(query)),
+                                    self._by_id, self.policy)
+            self._remember(turns[-1], earlier, answer)
+        return "" if answer.abstained else answer.answer
+
+    def _remember(self, question: str, turns: list[str], answer: Answer) -> None:
+        with self._recent_lock:
+            self._recent[(question, tuple(turns))] = answer
+            self._recent.move_to_end((question, tuple(turns)))
+            while len(self._recent) > RECENT_ANSWERS:
+                self._recent.popitem(last=False)
 
     def _validate(self, question: object, history: Sequence[object]) -> tuple[str, list[str]]:
         limit = self.limits.max_question_chars

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -106,6 +106,10 @@ class HeuristicReader:
         self.config = HeuristicReaderConfig() if config is None else config
 
     def read(self, query: Query, passages: Sequence[Passage]) -> tuple[Extraction, ...]:
+        if query.carried:
+            # The rules read the earlier turn and the question; a carried answer in the text
+            # would count as words the question repeats (and so never the answer).
+            query = replace(query, text=query.text_without_carried(), carried="")
         kind = expected_type(query.question)
         if kind is AnswerType.NONE and query.text != query.question:
             kind = expected_type(query.text)

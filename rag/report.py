@@ -28,6 +28,7 @@ COLUMNS = (
     ("cit valid", "citation_validity"),
     ("p50 ms", "latency_p50_ms"),
     ("p95 ms", "latency_p95_ms"),
+    ("reader p50", "reader_p50_ms"),
 )
 
 
@@ -59,6 +60,53 @@ def text_table(result: EvalResult) -> str:
     out = ["  ".join(cell.rjust(w) for cell, w in zip(labels, widths, strict=True))]
     out += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(out)
+
+
+SIDE_BY_SIDE = (
+    ("n", "questions"), ("ev@1", "evidence@1"), ("EM", "EM"), ("F1", "F1"),
+    ("false abst", "false_abstention"), ("abst R", "abstention_recall"), ("abst F1", "abstention_f1"),
+    ("cit valid", "citation_validity"), ("p50 ms", "latency_p50_ms"), ("reader p50 ms", "reader_p50_ms"),
+)
+
+
+def side_by_side_rows(results: dict[str, EvalResult]) -> list[list[str]]:
+    """One row per question type and reader, the readers of a type together."""
+    first = next(iter(results.values()))
+    kinds = [kind for kind, _ in table_rows(first)]
+    rows = []
+    for kind in kinds:
+        for reader, result in results.items():
+            metrics = dict(table_rows(result)).get(kind, {})
+            rows.append([kind, reader, *(format_value(metrics.get(key)) for _, key in SIDE_BY_SIDE)])
+    return rows
+
+
+def side_by_side_markdown(results: dict[str, EvalResult]) -> str:
+    labels = ["type", "reader", *(label for label, _ in SIDE_BY_SIDE)]
+    lines = ["| " + " | ".join(labels) + " |", "|---" * len(labels) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in side_by_side_rows(results)]
+    return "\n".join(lines)
+
+
+def side_by_side_text(results: dict[str, EvalResult]) -> str:
+    labels = ["type", "reader", *(label for label, _ in SIDE_BY_SIDE)]
+    rows = side_by_side_rows(results)
+    widths = [max(len(r[i]) for r in [labels, *rows]) for i in range(len(labels))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in [labels, *rows])
+
+
+def write_side_by_side(results: dict[str, EvalResult], folder: Path, name: str, meta: dict[str, Any]) -> Path:
+    """<name>-readers.md: every reader's scores, per question type, in one table."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-readers.md"
+    described = "\n".join(f"- {k}: `{v}`" for k, v in meta.items())
+    path.write_text(
+        f"# Readers side by side: {name}\n\n{described}\n\n{side_by_side_markdown(results)}\n\n"
+        "p50 ms: the whole answer (embedding, retrieval, reading); reader p50 ms: the reader's share. "
+        f"Each reader's full report: {', '.join(f'{name}-{r}.md' for r in results)}.\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def write_reports(result: EvalResult, folder: Path, meta: dict[str, Any]) -> list[Path]:

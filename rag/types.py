@@ -113,6 +113,15 @@ class Query:
     """What is searched: the question, resolved against the conversation when it leans on it."""
     vector: np.ndarray
     """The unit-length float32 embedding of `text`, shape (dim,)."""
+    carried: str = ""
+    """The earlier answer a follow-up leans on, in `text` just before the question ("" if none)."""
+
+    def text_without_carried(self) -> str:
+        """`text` less the carried answer: the earlier turn and the question."""
+        tail = f"{self.carried} {self.question}"
+        if not self.carried or not self.text.endswith(tail):
+            return self.text
+        return (self.text[: -len(tail)] + self.question).strip()
 
 
 @dataclass(frozen=True, slots=True)

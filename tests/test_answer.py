@@ -157,7 +157,7 @@ def test_a_question_split_over_two_sentences_cites_both(tmp_path: Path) -> None:
             "drove that growth more than any other.\n\nAn unrelated paragraph about cheese and milk.")
     docs = write_corpus(tmp_path / "docs", {"city.txt": text})
     build_index(docs, tmp_path / "index", HashEmbedder())
-    assistant = Assistant.load(tmp_path / "index")
+    assistant = Assistant.load(tmp_path / "index", reader="heuristic")
     answer = assistant.ask("Which sector drove growth in the city whose output rose 2.8 percent?")
     first = answer.citations[0]
     assert first.quote == ("The city saw its output rise 2.8 percent in the first half. The research service "

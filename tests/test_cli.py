@@ -132,11 +132,18 @@ def test_eval_writes_reports_and_prints_a_table(small_docs: Path, tmp_path: Path
     assert code == 0
     out = capsys.readouterr().out
     assert "ev@1" in out and "direct" in out and "unanswerable" in out
-    data = json.loads((reports / "small.json").read_text(encoding="utf-8"))
-    assert data["overall"]["questions"] == 3 and data["overall"]["citation_validity"] == 1.0
-    assert set(data["by_type"]) == {"direct", "unanswerable"}
-    assert (reports / "small.md").read_text(encoding="utf-8").startswith("# Eval report: small")
-    assert (reports / "small.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "side by side:" in out and "reader p50 ms" in out
+    for reader in ("model", "heuristic"):
+        data = json.loads((reports / f"small-{reader}.json").read_text(encoding="utf-8"))
+        assert data["reader"] == reader
+        assert data["overall"]["questions"] == 3 and data["overall"]["citation_validity"] == 1.0
+        assert data["overall"]["reader_p50_ms"] > 0
+        assert set(data["by_type"]) == {"direct", "unanswerable"}
+        assert (reports / f"small-{reader}.md").read_text(encoding="utf-8").startswith(f"# Eval report: small-{reader}")
+        assert (reports / f"small-{reader}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (reports / "small-readers.md").read_text(encoding="utf-8")
+    assert "| direct | model |" in table and "| direct | heuristic |" in table
+    assert "| unanswerable | heuristic |" in table
 
 
 def test_rag_serve_starts_and_answers(small_docs: Path, tmp_path: Path) -> None:
@@ -182,7 +189,9 @@ def test_an_interactive_session_outlives_the_history_limit_and_ends_its_lines(sm
     index = tmp_path / "index"
     _build(small_docs, index)
     questions = ["Tell me about the Long March 5 rocket"] + ["When did it first fly?"] * 14
-    done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--index", str(index)],
+    # The heuristic reader: this is about the session's history, not about reading (the model
+    # declines a question repeated after its own answer, which the carried answer already holds).
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--index", str(index), "--reader", "heuristic"],
                           input="\n".join(questions) + "\n\n", capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "history" not in done.stdout and "rag:" not in done.stdout
@@ -198,7 +207,9 @@ def test_rag_eval_does_not_overwrite_the_committed_reports_by_default(
     questions.write_text(json.dumps({"id": "1", "question": "Where does Cheddar cheese come from?",
                                      "answers": ["Somerset"]}) + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    assert main(["eval", "--questions", str(questions), "--docs", str(small_docs), "--embedder", "hash"]) == 0
-    assert (tmp_path / "eval" / ".cache" / "reports" / "q.json").is_file()
+    assert main(["eval", "--questions", str(questions), "--docs", str(small_docs), "--embedder", "hash",
+                 "--reader", "heuristic"]) == 0
+    assert (tmp_path / "eval" / ".cache" / "reports" / "q-heuristic.json").is_file()
+    assert not (tmp_path / "eval" / ".cache" / "reports" / "q-model.json").exists()
     assert not (tmp_path / "eval" / "reports").exists()
 

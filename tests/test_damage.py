@@ -44,7 +44,8 @@ def test_truncating_the_live_index_under_a_running_process_does_not_kill_it(smal
     )
     done = subprocess.run([sys.executable, "-c", code, str(index)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # SIGBUS gives -7
-    assert done.stdout.split("\n")[:2] == ["Somerset", "Somerset"]
+    first, second = done.stdout.split("\n")[:2]
+    assert first == second and "Somerset" in first
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage\x80", b"gen-" + b"x" * 10_000_000, b"\x00" * 64])
@@ -61,7 +62,7 @@ def test_a_damaged_current_pointer_is_one_line_and_ingest_repairs_it(
     assert "Traceback" not in done.stderr
     repaired = _rag("ingest", "--docs", str(small_docs), "--index", str(index), "--embedder", "hash")
     assert repaired.returncode == 0, repaired.stderr
-    assert Assistant.load(index).ask("Where does Cheddar cheese come from?").answer == "Somerset"
+    assert "Somerset" in Assistant.load(index).ask("Where does Cheddar cheese come from?").answer
 
 
 def test_a_build_leaves_the_users_own_folders_in_the_index_folder(small_docs: Path, tmp_path: Path) -> None:

@@ -85,8 +85,8 @@ def test_a_follow_up_reaches_the_reader_resolved_and_limits_come_from_the_assist
     assistant, reader = _parts()
     assistant.ask("When did it first fly?", history=["Tell me about the Long March 5 rocket"])
     query, _ = reader.seen[-1]
-    assert (query.question, query.text) == (
-        "When did it first fly?", "Tell me about the Long March 5 rocket When did it first fly?")
+    assert (query.question, query.text) == (  # the earlier turn, what it answered, the question
+        "When did it first fly?", "Tell me about the Long March 5 rocket 2016 When did it first fly?")
     strict = Assistant(assistant.embedder, assistant.retriever, reader, DOCS,
                        limits=QueryLimits(max_question_chars=10, max_history_turns=1))
     with pytest.raises(InvalidQueryError, match="limit is 10"):
@@ -150,3 +150,34 @@ def test_the_heuristic_reader_reads_alone_from_a_sentence_index_built_in_memory(
     assert [e.score for e in extractions] == sorted((e.score for e in extractions), reverse=True)
     assert reader.read(query, []) == ()
     assert np.isfinite([e.confidence for e in extractions]).all()
+
+
+def test_a_follow_up_carries_the_short_answer_of_the_turn_it_leans_on() -> None:
+    assistant, reader = _parts()
+    first = assistant.ask("When did the Long March 5 rocket first fly?")
+    assert first.answer == "2016"
+    assistant.ask("What does it burn?", history=["When did the Long March 5 rocket first fly?"])
+    query, _ = reader.seen[-1]
+    assert query.text == "When did the Long March 5 rocket first fly? 2016 What does it burn?"
+    # Asked cold (nothing remembered), the earlier turn is read again: the same query results.
+    cold, cold_reader = _parts()
+    cold.ask("What does it burn?", history=["When did the Long March 5 rocket first fly?"])
+    assert [q.text for q, _ in cold_reader.seen] == [
+        "When did the Long March 5 rocket first fly?",
+        "When did the Long March 5 rocket first fly? 2016 What does it burn?",
+    ]
+    # A question that stands alone carries nothing.
+    assistant.ask("Where does Cheddar cheese come from?", history=["When did the Long March 5 rocket first fly?"])
+    assert reader.seen[-1][0].text == "Where does Cheddar cheese come from?"
+
+
+def test_an_abstained_or_long_earlier_answer_is_not_carried() -> None:
+    assistant, reader = _parts(reader_confidence=0.1)
+    assistant.ask("What does it burn?", history=["When did the Long March 5 rocket first fly?"])
+    assert reader.seen[-1][0].text == "When did the Long March 5 rocket first fly? What does it burn?"
+    from rag.conversation import resolve_query
+
+    long_answer = "The Long March 5 rocket first flew in 2016 from the Wenchang launch site on Hainan island."
+    assert resolve_query("When?", ["Tell me about it"], long_answer) == "Tell me about it When?"
+    assert resolve_query("When did she finish it?", ["Who designed the bridge?"], "Jane Doe") == (
+        "Who designed the bridge? Jane Doe When did she finish it?")

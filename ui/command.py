@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from rag.cli import TqdmProgress, backend_from_env, model_cache_from_env
+from rag.config import DEFAULT_READER, READERS
 from rag.errors import MissingExtraError
 
 
@@ -30,6 +31,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--burst", type=int, default=20, help="questions at once per client (default 20)")
     serve.add_argument("--trust-proxy", action="append", default=[], metavar="IP",
                        help="a reverse proxy whose X-Forwarded-For names the client (repeat)")
+    serve.add_argument("--reader", choices=READERS, default=DEFAULT_READER,
+                       help=f"who reads the passages: the shipped QA model or the hand-written rules "
+                            f"(default: {DEFAULT_READER})")
     serve.add_argument("--feedback", type=Path, default=Path("feedback.jsonl"),
                        help="where like/dislike feedback is appended (default: feedback.jsonl)")
     serve.set_defaults(func=cmd_serve)
@@ -52,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.docs is not None:
         print(f"checking the index in {args.index}/ against {args.docs}/ (a first build embeds every document)",
               flush=True)
-    assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress())
+    assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
+                               args.reader)
     serve(assistant, args.host, args.port, config)
     return 0

@@ -22,9 +22,10 @@ logger = logging.getLogger(__name__)
 
 def load_assistant(
     index_dir: Path, docs_dir: Path | None, backend: str | None = None, model_cache: Path | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, reader: str | None = None,
 ) -> Assistant:
-    """The assistant for `index_dir`, first building or updating it from `docs_dir` if given."""
+    """The assistant for `index_dir`, first building or updating it from `docs_dir` if given;
+    `reader` names the reader (default: the shipped model)."""
     embedder, report = ensure_index(index_dir, docs_dir, backend, progress, model_cache)
     for error in report.errors if report else ():
         logger.warning("skipped %s", error)
@@ -32,7 +33,7 @@ def load_assistant(
         print(f"indexed {len(report.embedded_documents)} new or changed (of {report.n_documents}) "
               f"document{'' if report.n_documents == 1 else 's'} in {report.seconds:.0f} s", flush=True)
     # Concurrent requests share model calls instead of queueing behind one another.
-    return Assistant.load(index_dir, BatchingEmbedder(embedder))
+    return Assistant.load(index_dir, BatchingEmbedder(embedder), reader=reader)
 
 
 HEAD_SECONDS = 10.0

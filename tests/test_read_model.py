@@ -1,0 +1,135 @@
+"""The learned reader: the shipped file is the one its card describes, windows are cut as in
+training, it runs without torch, and it reads short documents as a user's would be read."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.build import build_index
+from rag.embed_hash import HashEmbedder
+from rag.errors import ModelError
+from rag.pipeline import Assistant
+from rag.read_heuristic import HeuristicReader
+from rag.read_model import MODEL_DIR, ModelReader
+from rag.reader_windows import CLS, SEP, load_tokenizer, question_ids, windows
+from tests.conftest import ROOT, write_corpus
+
+CARD = MODEL_DIR / "MODEL_CARD.md"
+
+
+def test_the_shipped_model_is_the_one_its_card_names() -> None:
+    card = CARD.read_text(encoding="utf-8")
+    declared = re.search(r"sha256 `([0-9a-f]{64})`", card)
+    assert declared, "the card states the model's sha256"
+    onnx = MODEL_DIR / "reader.onnx"
+    assert hashlib.sha256(onnx.read_bytes()).hexdigest() == declared.group(1)
+    assert onnx.stat().st_size <= 30 * 1024 * 1024
+    tokenizer = MODEL_DIR / "tokenizer.json"
+    declared_tok = re.search(r"tokenizer\.json` sha256 `([0-9a-f]{64})`", card)
+    assert declared_tok and hashlib.sha256(tokenizer.read_bytes()).hexdigest() == declared_tok.group(1)
+
+
+def test_windows_cover_the_context_and_map_back_to_its_characters() -> None:
+    tokenizer = load_tokenizer(MODEL_DIR / "tokenizer.json")
+    context = " ".join(f"Sentence {i} names the value {i * 7}." for i in range(60))
+    enc = tokenizer.encode(context, add_special_tokens=False)
+    q = question_ids(tokenizer, "What value does sentence 12 name?")
+    cut = windows(q, enc.ids, enc.offsets, max_len=64, stride=16)
+    assert len(cut) > 3
+    seen: set[tuple[int, int]] = set()
+    for w in cut:
+        assert len(w.ids) <= 64 and w.ids[0] == CLS and w.ids[w.first - 1] == SEP and w.ids[-1] == SEP
+        assert w.type_ids == [0] * w.first + [1] * (len(w.ids) - w.first)
+        seen.update(w.offsets)
+        for (a, b), token in zip(w.offsets, w.ids[w.first:-1], strict=True):
+            assert tokenizer.decode([token]).replace("##", "") == context[a:b].lower()
+    assert seen == set(enc.offsets), "every context token is in some window"
+    # Consecutive windows share `stride` tokens.
+    assert cut[0].offsets[-16:] == cut[1].offsets[:16]
+    # A long question keeps its last 40 tokens.
+    long_q = question_ids(tokenizer, "word " * 100 + "and what is the value?")
+    assert len(long_q) == 40 and tokenizer.decode(long_q).endswith("what is the value?")
+
+
+POTTERY = {
+    "pottery.md": (
+        "# Northgate Pottery\n\n"
+        "In 1994, Tomas Berg founded the Northgate Pottery in a former dairy on Quarry Road. "
+        "The workshop has four electric kilns and one wood-fired kiln.\n\n"
+        "## Firing\n\n"
+        "Stoneware is fired to 1,280 degrees Celsius. Earthenware is fired to a lower temperature, "
+        "about 1,100 degrees Celsius.\n\n"
+        "## Classes\n\n"
+        "Evening classes cost 30 pounds a session for adults and 18 pounds for students. "
+        "Classes run on Tuesdays and Thursdays from 7 pm to 9 pm."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def pottery(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    root = tmp_path_factory.mktemp("pottery")
+    write_corpus(root / "docs", POTTERY)
+    build_index(root / "docs", root / "index", HashEmbedder())
+    return Assistant.load(root / "index", reader="model")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Who founded the Northgate Pottery?", "Tomas Berg"),
+    ("How hot is stoneware fired?", "1,280 degrees Celsius"),
+    pytest.param("How much do evening classes cost for students?", "18 pounds", marks=pytest.mark.xfail(
+        strict=True, reason="known miss of the shipped model: it spans both prices, "
+                            "'30 pounds a session for adults and 18 pounds'")),
+])
+def test_the_model_reads_a_short_document_of_a_users(pottery: Assistant, question: str, expected: str) -> None:
+    answer = pottery.ask(question)
+    assert not answer.abstained, answer
+    assert answer.answer == expected
+    first = answer.citations[0]
+    assert first.start <= answer.answer_start < answer.answer_end <= first.end, "the answer lies in citation 1"
+    assert pottery.documents[0].text[answer.answer_start:answer.answer_end] == answer.answer
+    assert pottery.reader.name == "model"
+
+
+@pytest.mark.parametrize("question", ["西安的GDP增长了多少？", "Сколько стоят занятия для студентов?"])
+def test_a_question_in_a_language_the_model_does_not_read_is_declined(pottery: Assistant, question: str) -> None:
+    answer = pottery.ask(question)
+    assert answer.abstained and answer.confidence == 0.0
+    assert answer.citations, "the closest passages are still shown"
+
+
+def test_a_follow_up_is_read_with_what_the_earlier_answer_established(pottery: Assistant) -> None:
+    answer = pottery.ask("When did he found it?", history=["Who founded the Northgate Pottery?"])
+    assert answer.answer == "1994"
+
+
+def test_reading_loads_no_torch(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "docs", POTTERY)
+    build_index(tmp_path / "docs", tmp_path / "index", HashEmbedder())
+    code = (
+        "import sys\n"
+        "from rag.pipeline import Assistant\n"
+        f"a = Assistant.load({str(tmp_path / 'index')!r}, reader='model')\n"
+        "print(a.ask('Who founded the Northgate Pottery?').answer)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["Tomas Berg", "[]"]
+
+
+def test_a_missing_or_damaged_model_is_a_model_error(tmp_path: Path, pottery: Assistant) -> None:
+    heuristic = HeuristicReader(pottery.reader.sentences)  # type: ignore[attr-defined]
+    with pytest.raises(ModelError, match="cannot load the reader model"):
+        ModelReader(heuristic.sentences, heuristic, model_dir=tmp_path)
+    for name in ("reader.json", "tokenizer.json"):
+        (tmp_path / name).write_bytes((MODEL_DIR / name).read_bytes())
+    (tmp_path / "reader.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=r"cannot load the reader model .*(InvalidProtobuf|Load model)"):
+        ModelReader(heuristic.sentences, heuristic, model_dir=tmp_path)
