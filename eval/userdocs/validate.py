@@ -43,7 +43,7 @@ def collapse(s):
 
 
 class _TextStripper(HTMLParser):
-    SKIP = {"head", "script", "style", "noscript", "template", "svg"}
+    SKIP = frozenset({"head", "script", "style", "noscript", "template", "svg"})
 
     def __init__(self):
         super().__init__(convert_charrefs=True)

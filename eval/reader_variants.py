@@ -1,0 +1,85 @@
+"""How the learned reader's settings trade quality for time: each `ModelReaderConfig` variant
+(windows read, window length) and the heuristic reader, on the tuning sets only (squad-public
+and xian-dev), through the whole pipeline with MiniLM. Prints a table; `--json` writes it too.
+
+    python eval/reader_variants.py [--json eval/reports/reader-variants.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.build import build_index  # noqa: E402
+from rag.config import MINILM, ModelReaderConfig  # noqa: E402
+from rag.embedders import make_embedder  # noqa: E402
+from rag.evaluate import evaluate, read_questions, read_sources  # noqa: E402
+from rag.pipeline import Assistant  # noqa: E402
+from rag.read import Reader  # noqa: E402
+from rag.read_heuristic import HeuristicReader, SentenceIndex  # noqa: E402
+from rag.read_model import ModelReader  # noqa: E402
+from rag.store import load_index  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
+SETS = {
+    "squad-public": (SQUAD / "questions.jsonl", SQUAD / "docs"),
+    "xian-dev": (ROOT / "eval" / "questions" / "xian-dev.jsonl", ROOT / "docs"),
+}
+VARIANTS: dict[str, ModelReaderConfig | None] = {
+    "heuristic": None,
+    "model, 1 window of 64": ModelReaderConfig(windows=1, window_tokens=64),
+    "model, 1 window of 96": ModelReaderConfig(windows=1, window_tokens=96),
+    "model, 1 window of 128": ModelReaderConfig(windows=1, window_tokens=128),
+    "model, up to 2 windows of 96": ModelReaderConfig(windows=2, window_tokens=96),
+    "model, up to 3 windows of 96": ModelReaderConfig(windows=3, window_tokens=96),
+    "model, always 2 windows of 96": ModelReaderConfig(windows=2, window_tokens=96, look_further_below=1e9),
+    "model, default, every span trusted": ModelReaderConfig(trust_span_from=0.0),
+    "model, default, span trusted from 0.2": ModelReaderConfig(trust_span_from=0.2),
+    "model, default, 2 threads": ModelReaderConfig(threads=2),
+    "model, default, span trusted from 0.3": ModelReaderConfig(trust_span_from=0.3),
+}
+KEYS = {"evidence@1": "ev@1", "EM": "EM", "F1": "F1", "false_abstention": "false-abst",
+        "abstention_recall": "abst-R", "abstention_f1": "abst-F1", "citation_validity": "cit",
+        "latency_p50_ms": "p50ms", "reader_p50_ms": "reader-p50ms"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="also write the table here")
+    parser.add_argument("--only", action="append", help="run only these variants (by name)")
+    args = parser.parse_args()
+    embedder = make_embedder(MINILM)
+    rows = []
+    for set_name, (questions_path, docs) in SETS.items():
+        index = ROOT / "eval" / ".cache" / f"variants-{set_name}"
+        build_index(docs, index, embedder)
+        stored = load_index(index)
+        sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
+        heuristic = HeuristicReader(sentences)
+        questions = read_questions(questions_path)
+        for name, cfg in VARIANTS.items():
+            if args.only and name not in args.only:
+                continue
+            reader: Reader = heuristic if cfg is None else ModelReader(sentences, heuristic, cfg)
+            assistant = Assistant.load(index, embedder, reader=reader)  # the reader's own policy
+            assistant.warm_up()
+            result = evaluate(assistant, questions, read_sources(docs, assistant), set_name)
+            row = {"set": set_name, "variant": name, "config": None if cfg is None else asdict(cfg),
+                   **{k: result.overall.get(k) for k in KEYS}}
+            rows.append(row)
+            print(f"{set_name:13} {name:32} " + " ".join(
+                f"{label}={row[k]:.3f}" if isinstance(row[k], float) else f"{label}=-" for k, label in KEYS.items()),
+                flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
