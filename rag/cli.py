@@ -227,15 +227,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "documents": report.n_documents, "chunks": report.n_chunks, "sentences": report.n_sentences,
         "command": "rag " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "rag eval",
     }
+    answers = None
+    if args.answers is not None:
+        answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if len(answers) != len(questions):
+            raise UsageError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
     results = {}
+    sources: list[str] | None = None
     for reader in readers:
         assistant = Assistant.load(index, embedder, reader=reader)
-        sources = read_sources(args.docs, assistant)
-        if args.answers is not None:
-            answers = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines()
-                       if line.strip()]
-            if len(answers) != len(questions):
-                raise UsageError(f"{args.answers} has {len(answers)} answers for {len(questions)} questions")
+        if sources is None:  # the same documents for every reader
+            sources = read_sources(args.docs, assistant)
+        if answers is not None:
             result = score([Scored(q, a) for q, a in zip(questions, answers, strict=True)], sources, name)
         else:
             bar = TqdmProgress()

@@ -143,13 +143,7 @@ class Assistant:
         began = time.perf_counter()
         clean, turns = self._validate(question, history)
         carried = carry(self._last_answer(clean, turns))
-        text = resolve_query(clean, turns, carried)
-        query = Query(clean, text, self.embedder.embed([text])[0], carried)
-        passages = self.retriever.retrieve(query)
-        reading = time.perf_counter()
-        extractions = self.reader.read(query, passages)
-        reader_ms = (time.perf_counter() - reading) * 1000
-        answer = compose_answer(clean, extractions, self._by_id, self.policy)
+        answer, passages, reader_ms = self._answer(clean, resolve_query(clean, turns, carried), carried)
         answer = replace(answer, question=question, latency_ms=(time.perf_counter() - began) * 1000)
         if not carried:  # the same answer `_last_answer` would work out: keep it for a follow-up
             self._remember(clean, turns, answer)
@@ -166,12 +160,18 @@ class Assistant:
             answer = self._recent.get(key)
         if answer is None:
             earlier = turns[:-1]
-            text = resolve_query(turns[-1], earlier)
-            query = Query(turns[-1], text, self.embedder.embed([text])[0])
-            answer = compose_answer(turns[-1], self.reader.read(query, self.retriever.retrieve(query)),
-                                    self._by_id, self.policy)
+            answer = self._answer(turns[-1], resolve_query(turns[-1], earlier)).answer
             self._remember(turns[-1], earlier, answer)
         return "" if answer.abstained else answer.answer
+
+    def _answer(self, question: str, text: str, carried: str = "") -> Trace:
+        """Embed `text`, retrieve, read and compose the answer to `question`."""
+        query = Query(question, text, self.embedder.embed([text])[0], carried)
+        passages = self.retriever.retrieve(query)
+        reading = time.perf_counter()
+        extractions = self.reader.read(query, passages)
+        reader_ms = (time.perf_counter() - reading) * 1000
+        return Trace(compose_answer(question, extractions, self._by_id, self.policy), passages, reader_ms)
 
     def _remember(self, question: str, turns: list[str], answer: Answer) -> None:
         with self._recent_lock:

@@ -110,9 +110,7 @@ class HeuristicReader:
             # The rules read the earlier turn and the question; a carried answer in the text
             # would count as words the question repeats (and so never the answer).
             query = replace(query, text=query.text_without_carried(), carried="")
-        kind = expected_type(query.question)
-        if kind is AnswerType.NONE and query.text != query.question:
-            kind = expected_type(query.text)
+        kind = self.answer_type(query)
         idf = self.query_idf(query.text)
         ranked = self.score_sentences(query, passages, kind, idf)
         if not ranked:
@@ -161,12 +159,23 @@ class HeuristicReader:
         """The query's distinct terms with their IDF over the sentences."""
         return {t: self.sentences.bm25.idf(t) for t in set(tokenize(query))}
 
+    @staticmethod
+    def answer_type(query: Query) -> AnswerType:
+        """The kind of answer the question asks for, or that its resolved text asks for."""
+        kind = expected_type(query.question)
+        if kind is AnswerType.NONE and query.text != query.question:
+            kind = expected_type(query.text)
+        return kind
+
     def score_sentences(
-        self, query: Query, passages: Sequence[Passage], kind: AnswerType, idf: dict[str, float] | None = None,
+        self, query: Query, passages: Sequence[Passage], kind: AnswerType | None = None,
+        idf: dict[str, float] | None = None,
     ) -> list[ScoredSentence]:
-        """Every sentence of the passages, best first (`idf`: from `query_idf`, if at hand)."""
+        """Every sentence of the passages, best first (`kind`: from `answer_type`, `idf`: from
+        `query_idf`, if at hand)."""
         if not passages:
             return []
+        kind = self.answer_type(query) if kind is None else kind
         index = self.sentences
         chunk_score: dict[int, float] = {}
         top = max(p.score for p in passages) or 1.0

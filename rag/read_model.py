@@ -20,12 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import ModelReaderConfig
+from rag.config import AnswerPolicy, ModelReaderConfig
 from rag.errors import ModelError
 from rag.lexical import tokenize
 from rag.read_heuristic import HeuristicReader, SentenceIndex
-from rag.reader_windows import CLS, PAD, SEP, load_tokenizer, question_ids
-from rag.span import expected_type
+from rag.reader_windows import Window, assemble, load_tokenizer, question_ids
 from rag.types import Extraction, Passage, Query, Span
 
 MODEL_DIR = Path(__file__).parent / "models" / "reader"
@@ -80,6 +79,8 @@ class Reading:
     rows: tuple[int, ...]
     """Every sentence in the window."""
     answer: Span | None
+    answer_row: int
+    """The sentence holding the answer (spans never cross sentences); `row` when none."""
     margin: float
     """Best span logit less the no-answer logit."""
 
@@ -120,8 +121,8 @@ class ModelReader:
             calibration = meta["calibration"]
             self.span_fit = Logistic.from_dict(calibration["span"])
             self.answer_fit = Logistic.from_dict(calibration["answer"])
-            self.abstain_below = float(meta.get("abstain_below", 0.22))
-            """The answer policy's threshold for this reader, chosen at calibration."""
+            # The answer policy's threshold for this reader, chosen at calibration.
+            self.abstain_below = float(meta.get("abstain_below", AnswerPolicy().abstain_below))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{meta_path} is not a reader description ({type(exc).__name__}: {exc})") from exc
         self._encode_lock = threading.Lock()
@@ -134,11 +135,7 @@ class ModelReader:
         # A carried answer stays in the text the model reads: "Who founded it? Tomas Berg When
         # did he found it?" lets "he" be read as Tomas Berg (measured: follow-up F1 on xian-dev
         # 0.43 without it, 0.60 with it). Only the question as asked rules out spans below.
-        heuristic = self.heuristic
-        kind = expected_type(query.question)
-        if kind.name == "NONE" and query.text != query.question:
-            kind = expected_type(query.text)
-        ranked = heuristic.score_sentences(query, passages, kind, heuristic.query_idf(query.text))
+        ranked = self.heuristic.score_sentences(query, passages)
         if not ranked:
             return (), None
         cfg = self.config
@@ -148,19 +145,19 @@ class ModelReader:
                 break
             if any(s.row in r.rows for r in readings):
                 continue  # already read, inside an earlier window
-            readings.extend(self.read_rows(query.text, [s.row], query.question))
+            readings.append(self.read_window(query.text, s.row, query.question))
         best = max(readings, key=lambda r: r.margin)
         index = self.sentences
         # With no span from the model, the evidence is the rules' best sentence.
-        rows = [ranked[0].row] if best.answer is None else self._rows_holding(best.row, best.answer)
+        evidence = ranked[0].row if best.answer is None else best.answer_row
         centre = next(s for s in ranked if s.row == best.row)
         features = Features(best.margin, centre.dense, centre.coverage)
         confidence = self.answer_fit(features.answer()) if self.reads(query.question) else 0.0
         trusted = best.answer is not None and self.span_fit(features.span()) >= cfg.trust_span_from
         first = Extraction(
-            doc_id=index.doc_id(rows[0]),
-            chunk_id=index.chunk_ids[rows[0]],
-            evidence=Span(index.span(rows[0]).start, index.span(rows[-1]).end),
+            doc_id=index.doc_id(evidence),
+            chunk_id=index.chunk_ids[evidence],
+            evidence=index.span(evidence),
             answer=best.answer if trusted else None,
             score=round(best.margin, 4),
             confidence=confidence,
@@ -169,7 +166,7 @@ class ModelReader:
         rest = [
             Extraction(index.doc_id(s.row), index.chunk_ids[s.row], index.span(s.row), None,
                        round(s.score, 4), 0.0, self.name)
-            for s in ranked[1:] if s.row not in rows
+            for s in ranked[1:] if s.row != evidence
         ]
         return (first, *rest), features
 
@@ -179,29 +176,20 @@ class ModelReader:
         letters = _LETTER.findall(question)
         return bool(letters) and len(_LATIN.findall(question)) >= 0.5 * len(letters)
 
-    def read_rows(self, question: str, rows: Sequence[int], asked: str | None = None) -> list[Reading]:
-        """The model's best span in a window around each sentence row; a span of nothing but
-        words of `asked` (the question as asked, default `question`) is not an answer."""
+    def read_window(self, question: str, row: int, asked: str | None = None) -> Reading:
+        """The model's best span in a window around sentence `row`; a span of nothing but words
+        of `asked` (the question as asked, default `question`) is not an answer."""
         with self._encode_lock:  # the Rust tokenizer is not documented as thread-safe
-            q_ids = question_ids(self.tokenizer, question)
-            built = [self._window(q_ids, row) for row in rows]
-        width = max(len(ids) for ids, _, _, _, _ in built)
-        ids = np.full((len(built), width), PAD, dtype=np.int64)
-        types = np.zeros_like(ids)
-        for i, (w_ids, first, _, _, _) in enumerate(built):
-            ids[i, : len(w_ids)] = w_ids
-            types[i, first: len(w_ids)] = 1
-        mask = (ids != PAD).astype(np.int64)
-        logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-        q_terms = set(tokenize(question if asked is None else asked))
-        return [self._best_span(row, window_rows, logits[i], first, offsets, token_rows, q_terms)
-                for i, (row, (_, first, offsets, window_rows, token_rows)) in enumerate(zip(rows, built, strict=True))]
+            window, token_rows = self._window(question_ids(self.tokenizer, question), row)
+        ids = np.array([window.ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                 "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
+        logits = self._session.run(None, feeds)[0][0]
+        return self._best_span(row, window, token_rows, logits, set(tokenize(question if asked is None else asked)))
 
-    def _window(
-        self, q_ids: list[int], row: int,
-    ) -> tuple[list[int], int, list[tuple[int, int]], tuple[int, ...], np.ndarray]:
-        """`[CLS] q [SEP] context [SEP]`: sentence `row`, then the one before it, then after,
-        while they fit; offsets are document characters, and each context token's sentence row."""
+    def _window(self, q_ids: list[int], row: int) -> tuple[Window, np.ndarray]:
+        """The model's input: sentence `row`, then the one before it, then after, while they
+        fit; offsets are document characters. Also each context token's sentence row."""
         index = self.sentences
         room = min(self.max_len, self.config.window_tokens) - len(q_ids) - 3
         doc = int(index.table.doc[row])
@@ -222,10 +210,7 @@ class ModelReader:
             ctx_ids += pieces[r][0]
             offsets += pieces[r][1]
             token_rows += [r] * len(pieces[r][0])
-        ctx_ids, offsets = ctx_ids[:room], offsets[:room]
-        first = len(q_ids) + 2
-        return ([CLS, *q_ids, SEP, *ctx_ids, SEP], first, offsets, tuple(sorted(pieces)),
-                np.array(token_rows[:room], dtype=np.int64))
+        return assemble(q_ids, ctx_ids[:room], offsets[:room]), np.array(token_rows[:room], dtype=np.int64)
 
     def _encode_row(self, row: int) -> tuple[list[int], list[tuple[int, int]]]:
         index = self.sentences
@@ -233,14 +218,16 @@ class ModelReader:
         enc = self.tokenizer.encode(index.texts[row], add_special_tokens=False)
         return list(enc.ids), [(a + base, b + base) for a, b in enc.offsets]
 
-    def _best_span(self, row: int, rows: tuple[int, ...], logits: np.ndarray, first: int,
-                   offsets: list[tuple[int, int]], token_rows: np.ndarray, q_terms: set[str]) -> Reading:
+    def _best_span(self, row: int, window: Window, token_rows: np.ndarray, logits: np.ndarray,
+                   q_terms: set[str]) -> Reading:
         """The best span of one window that lies within one sentence (so the evidence is that
         sentence, a verbatim stretch of the source) and is not just the question's words."""
+        offsets, first = window.offsets, window.first
+        rows = tuple(int(r) for r in np.unique(token_rows))
         n = len(offsets)
         null = float(logits[0, 0] + logits[0, 1])
         if n == 0:
-            return Reading(row, rows, None, NO_SPAN)
+            return Reading(row, rows, None, row, NO_SPAN)
         starts = logits[first:first + n, 0]
         ends = logits[first:first + n, 1]
         longest = self.config.max_answer_tokens
@@ -258,24 +245,5 @@ class ModelReader:
             words = set(tokenize(text[span.start:span.end]))
             if words and words <= q_terms:
                 continue  # the question's own words are not its answer
-            return Reading(row, rows, span, float(scores[a, b]) - null)
-        return Reading(row, rows, None, NO_SPAN)
-
-    def _rows_holding(self, row: int, span: Span) -> list[int]:
-        """The sentence rows (near `row`, same document) that the span touches."""
-        index = self.sentences
-        doc = int(index.table.doc[row])
-        out = [r for r in range(max(0, row - 2), min(len(index), row + 3))
-               if int(index.table.doc[r]) == doc
-               and index.span(r).start < span.end and span.start < index.span(r).end]
-        return out or [row]
-
-
-def model_files_present(model_dir: Path | str = MODEL_DIR) -> bool:
-    d = Path(model_dir)
-    return all((d / f).is_file() for f in ("reader.onnx", "reader.json", "tokenizer.json"))
-
-
-def describe_model(model_dir: Path | str = MODEL_DIR) -> dict[str, Any]:
-    meta: dict[str, Any] = json.loads((Path(model_dir) / "reader.json").read_text(encoding="utf-8"))
-    return meta
+            return Reading(row, rows, span, int(token_rows[a]), float(scores[a, b]) - null)
+        return Reading(row, rows, None, row, NO_SPAN)

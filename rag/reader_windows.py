@@ -53,14 +53,18 @@ def windows(
     if room < 8:
         raise ValueError(f"max_len {max_len} leaves {room} context tokens after the question")
     step = max(room - stride, 1)
-    head = [CLS, *question, SEP]
     out = []
     start = 0
     while True:
         end = min(start + room, len(context_ids))
-        ids = head + context_ids[start:end] + [SEP]
-        type_ids = [0] * len(head) + [1] * (end - start + 1)
-        out.append(Window(ids, type_ids, len(head), list(context_offsets[start:end])))
+        out.append(assemble(question, context_ids[start:end], context_offsets[start:end]))
         if end >= len(context_ids):
             return out
         start += step
+
+
+def assemble(question: list[int], context_ids: list[int], context_offsets: list[tuple[int, int]]) -> Window:
+    """`[CLS] question [SEP] context [SEP]`, type ids 0 then 1."""
+    head = [CLS, *question, SEP]
+    return Window(head + list(context_ids) + [SEP], [0] * len(head) + [1] * (len(context_ids) + 1), len(head),
+                  list(context_offsets))

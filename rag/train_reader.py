@@ -126,7 +126,7 @@ def build_examples(rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig)
 def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Path:
     """Train to `cfg.steps`, resuming from `work/checkpoint.pt`; returns the final weights' path."""
     import torch
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoModel
 
     from rag.embed import bundled_model_path
 
@@ -148,9 +148,7 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
     print(f"{len(rows)} rows -> {len(examples)} windows ({positives} with the answer, "
           f"{len(examples) - positives} without) in {time.time() - began:.0f} s", flush=True)
 
-    config = AutoConfig.from_pretrained(model_dir)
-    config.num_hidden_layers = cfg.layers
-    model = QAModel(AutoModel.from_pretrained(model_dir, config=config))
+    model = QAModel(AutoModel.from_pretrained(model_dir, config=encoder_config(cfg)))
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -212,6 +210,17 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
     return final
 
 
+def encoder_config(cfg: TrainConfig) -> Any:
+    """all-MiniLM-L6-v2's configuration, cut to the first `cfg.layers` layers."""
+    from transformers import AutoConfig
+
+    from rag.embed import bundled_model_path
+
+    config = AutoConfig.from_pretrained(bundled_model_path())
+    config.num_hidden_layers = cfg.layers
+    return config
+
+
 def QAModel(encoder: Any) -> Any:
     """The encoder and a linear head giving start and end logits for every token."""
     import torch
@@ -236,14 +245,12 @@ def export(weights: Path, cfg: TrainConfig, target_dir: Path, work: Path) -> Pat
 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoModel
 
     from rag.embed import bundled_model_path
 
     model_dir = bundled_model_path()
-    config = AutoConfig.from_pretrained(model_dir)
-    config.num_hidden_layers = cfg.layers
-    model = QAModel(AutoModel.from_config(config))  # type: ignore[no-untyped-call]
+    model = QAModel(AutoModel.from_config(encoder_config(cfg)))  # type: ignore[no-untyped-call]
     model.load_state_dict(torch.load(weights))
     model.eval()
     fp32 = work / "reader-fp32.onnx"

@@ -10,7 +10,6 @@ import pytest
 from rag.build import build_index
 from rag.embed_hash import HashEmbedder
 from rag.pipeline import Assistant
-from rag.read_heuristic import HeuristicReader
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DOCS = ROOT / "docs"
@@ -78,22 +77,10 @@ def hash_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture(scope="session")
-def hash_model_assistant(hash_default_assistant: Assistant) -> Assistant:
-    """The same index and parts as `hash_default_assistant`, read by the shipped model."""
-    from rag.read_model import ModelReader
-
-    heuristic = hash_default_assistant.reader
-    assert isinstance(heuristic, HeuristicReader)
-    a = hash_default_assistant
-    return Assistant(a.embedder, a.retriever, ModelReader(heuristic.sentences, heuristic), a.documents,
-                     a.policy, a.limits, a.manifest)
-
-
-@pytest.fixture(scope="session")
 def minilm_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     """An assistant over the default corpus with the real all-MiniLM-L6-v2 model, on the
     default backend (ONNX Runtime; tests/test_onnx.py holds it to the torch model's vectors),
-    and the heuristic reader (`minilm_model_assistant` has the shipped model's)."""
+    and the heuristic reader."""
     from rag.config import MINILM
     from rag.embedders import make_embedder
 
@@ -101,15 +88,3 @@ def minilm_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.T
     embedder = make_embedder(MINILM)
     build_index(default_docs_copy, index, embedder)
     return Assistant.load(index, embedder, reader="heuristic")
-
-
-@pytest.fixture(scope="session")
-def minilm_model_assistant(minilm_default_assistant: Assistant) -> Assistant:
-    """MiniLM retrieval over the default corpus, read by the shipped model."""
-    from rag.read_model import ModelReader
-
-    heuristic = minilm_default_assistant.reader
-    assert isinstance(heuristic, HeuristicReader)
-    a = minilm_default_assistant
-    return Assistant(a.embedder, a.retriever, ModelReader(heuristic.sentences, heuristic), a.documents,
-                     a.policy, a.limits, a.manifest)
