@@ -162,6 +162,23 @@ def test_a_page_nested_100000_deep_is_read_in_one_pass(tmp_path: Path) -> None:
     assert done.stdout.strip() == "deep text"
 
 
+def test_a_long_pdf_is_read_by_pdfium_never_by_pypdf(tmp_path: Path) -> None:
+    """A 5,000-page PDF took 164 s: pypdf parses every page's content stream in Python (about
+    35 ms a page of a real manual). PDFium, compiled, reads one in about 2 ms; the figures come
+    from `python eval/bench_pdf.py`, not from this test, which checks that ingest reads every
+    page of a long PDF without ever importing pypdf."""
+    from tests.test_ingest import make_pdf
+
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(make_pdf([[f"Page {n} says the count is {n * 7}."] for n in range(1, 1201)]))
+    code = ("import sys; from pathlib import Path; from rag.ingest import read_document\n"
+            "p = Path(sys.argv[1]); text = read_document(p, p.parent).text\n"
+            "print(text.count('Page '), 'pypdf' in sys.modules, text.rsplit(chr(10), 1)[-1])")
+    done = subprocess.run([sys.executable, "-c", code, str(pdf)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split(maxsplit=2) == ["1200", "False", "Page 1200 says the count is 8400.\n"]
+
+
 def test_cutting_a_long_word_encodes_each_character_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 20 MB line with no space was cut by binary search over the whole rest of the word:
     quadratic work (hours). The work must stay linear: count the characters handed to tiktoken."""
