@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 ## Build the index from docs/ if it is missing or stale, then serve the chat page on :7860.
 run: $(STAMP)
-	$(BIN)/rag serve --docs docs --index index
+	$(BIN)/rag serve --docs docs --index index --watch
 
 ## The whole test suite, real-model tests included.
 test: $(STAMP)

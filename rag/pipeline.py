@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from rag.answer import compose_answer
 from rag.config import LIMITS, AnswerPolicy, QueryLimits, Settings
@@ -39,6 +39,25 @@ class Trace(NamedTuple):
     reader_ms: float
 
 
+class Answerer(Protocol):
+    """What a front end needs of an assistant: an `Assistant`, or a `rag.live.LiveAssistant`
+    that follows its index to each new generation."""
+
+    @property
+    def documents(self) -> tuple[Document, ...]: ...
+
+    @property
+    def limits(self) -> QueryLimits: ...
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer: ...
+
+    def document(self, doc_id: str) -> Document | None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def warm_up(self) -> None: ...
+
+
 class Assistant:
     """Answers questions from its documents. Thread-safe for concurrent `ask` calls.
 
@@ -50,6 +69,7 @@ class Assistant:
         policy: turns extractions into the answer (citations, abstention).
         limits: how long a question and its history may be.
         manifest: the index's description, when the parts came from one.
+        generation: the index generation the parts came from ("" when not from an index).
     """
 
     def __init__(
@@ -61,6 +81,7 @@ class Assistant:
         policy: AnswerPolicy | None = None,
         limits: QueryLimits | None = None,
         manifest: Manifest | None = None,
+        generation: str = "",
     ) -> None:
         self.embedder = embedder
         self.retriever = retriever
@@ -69,6 +90,7 @@ class Assistant:
         self.policy = AnswerPolicy() if policy is None else policy
         self.limits = LIMITS if limits is None else limits
         self.manifest = manifest
+        self.generation = generation
         self._by_id = {d.doc_id: d for d in self.documents}
         self._recent: OrderedDict[tuple[str, tuple[str, ...]], Answer] = OrderedDict()
         self._recent_lock = threading.Lock()
@@ -111,7 +133,7 @@ class Assistant:
             reader = make_reader(DEFAULT_READER if reader is None else reader, sentences, cfg)
         # Settings given are kept as given; else the reader brings its own abstention threshold.
         policy = cfg.policy if settings is not None else policy_for(reader, cfg.policy)
-        return cls(embedder, retriever, reader, stored.documents, policy, cfg.limits, m)
+        return cls(embedder, retriever, reader, stored.documents, policy, cfg.limits, m, stored.generation)
 
     def warm_up(self) -> None:
         """Load the model and run it once, so the first visitor does not wait for it."""
@@ -127,7 +149,8 @@ class Assistant:
                                 "reader": self.reader.name}
         if self.manifest is not None:
             m = self.manifest
-            info.update(chunks=m.n_chunks, sentences=m.n_sentences, index=m.index.kind, index_created=m.created)
+            info.update(chunks=m.n_chunks, sentences=m.n_sentences, index=m.index.kind, index_created=m.created,
+                        generation=self.generation)
         return info
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:

@@ -124,6 +124,8 @@ class StoredIndex:
     """The chunk vectors: row i is chunk i."""
     sentences: SentenceTable
     sentence_vectors: np.ndarray
+    generation: str = ""
+    """The generation folder's name it was loaded from ("" before it is written)."""
 
 
 def index_exists(index_dir: Path) -> bool:
@@ -174,7 +176,13 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
     for what, (got, want) in expected.items():
         if got != want:
             raise IndexMismatchError(f"index in {gen}: {what} {got} != manifest {want}; rebuild with `rag ingest`")
-    return StoredIndex(manifest, documents, chunks, vectors, sentences, sentence_vectors)
+    return StoredIndex(manifest, documents, chunks, vectors, sentences, sentence_vectors, gen.name)
+
+
+def live_generation(index_dir: Path) -> str:
+    """The name of the generation `index_dir` serves now ("" when there is none): cheap enough
+    to ask every second."""
+    return _read_pointer(index_dir)
 
 
 def _check_spans(documents: tuple[Document, ...], chunks: tuple[Chunk, ...], sentences: SentenceTable) -> None:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.config import LIMITS, QueryLimits
 from rag.errors import InvalidQueryError, RagError
-from rag.pipeline import Assistant
+from rag.pipeline import Answerer
 from ui.config import ServerConfig
 from ui.security import Gate, RateLimiter, peer_key
 
@@ -64,7 +64,7 @@ class ErrorModel(BaseModel):
     message: str
 
 
-def create_app(assistant: Assistant, config: ServerConfig | None = None) -> FastAPI:
+def create_app(assistant: Answerer, config: ServerConfig | None = None) -> FastAPI:
     """Build the whole server around a loaded assistant."""
     cfg = ServerConfig() if config is None else config
     app = FastAPI(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from rag.errors import InvalidQueryError
-from rag.pipeline import Assistant
+from rag.pipeline import Answerer
 from rag.types import Answer
 from ui.config import ServerConfig
 from ui.security import send_json
@@ -112,7 +112,7 @@ class Exchange:
     reply: str
 
 
-def respond(assistant: Assistant, message: str, earlier: Sequence[Exchange] = ()) -> Exchange:
+def respond(assistant: Answerer, message: str, earlier: Sequence[Exchange] = ()) -> Exchange:
     """Answer `message` in the context of the latest earlier questions of the conversation."""
     keep = assistant.limits.max_history_turns
     turns = [e.question for e in earlier][-keep:] if keep else []
@@ -131,7 +131,7 @@ def messages_of(exchanges: Sequence[Exchange]) -> list[dict[str, str]]:
     return out
 
 
-def chat_turn(assistant: Assistant, message: object, exchanges: Sequence[Exchange]) -> list[Exchange]:
+def chat_turn(assistant: Answerer, message: object, exchanges: Sequence[Exchange]) -> list[Exchange]:
     """The conversation after `message`: the latest MAX_SHOWN_EXCHANGES exchanges."""
     if not isinstance(message, str) or not message.strip():
         return list(exchanges)
@@ -159,7 +159,7 @@ def liked_value(liked: object) -> bool | None:
     return {"Like": True, "Dislike": False}.get(liked) if isinstance(liked, str) else None
 
 
-def build_chat(assistant: Assistant, config: ServerConfig) -> gr.Blocks:
+def build_chat(assistant: Answerer, config: ServerConfig) -> gr.Blocks:
     """The page. The conversation lives on the server (`gr.State`): each event sends only the new
     question, never the history, so its size is the question's."""
     feedback = FeedbackLog(config.feedback_path)
@@ -217,7 +217,7 @@ JOIN_PATH = "/gradio_api/queue/join"
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def mount_chat(app: FastAPI, assistant: Assistant, config: ServerConfig) -> None:
+def mount_chat(app: FastAPI, assistant: Answerer, config: ServerConfig) -> None:
     page = build_chat(assistant, config)
     gr.mount_gradio_app(app, page, path="/", footer_links=[], theme=gr.themes.Default(), max_file_size=1,
                         show_error=False, js=KEEP_ANSWER_IN_VIEW)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rag.cli import TqdmProgress, backend_from_env, model_cache_from_env
 from rag.config import DEFAULT_READER, READERS
-from rag.errors import MissingExtraError
+from rag.errors import MissingExtraError, UsageError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="serve the chat page, the REST API and the widget")
     serve.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
     serve.add_argument("--docs", type=Path, help="build or update the index from this folder first")
+    serve.add_argument("--watch", action="store_true",
+                       help="re-index the --docs folder whenever a document is added, changed or removed "
+                            "(the running server switches to the new index without dropping a question)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
@@ -47,6 +50,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise MissingExtraError(f"the web server needs its extra packages: pip install -e '.[web]' ({exc})") from exc
 
+    if args.watch and args.docs is None:
+        raise UsageError("--watch needs --docs: the folder to watch")
     origins = os.environ.get("RAG_CORS_ORIGINS", "")
     allowed = tuple(args.cors_origin) + tuple(o.strip() for o in origins.split(",") if o.strip())
     hosts = default_hosts(args.host, args.port) + tuple(h.lower() for h in args.allowed_host)
@@ -58,5 +63,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
               flush=True)
     assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
                                args.reader)
-    serve(assistant, args.host, args.port, config)
+    serve(assistant, args.host, args.port, config, watch_docs=args.docs if args.watch else None)
     return 0

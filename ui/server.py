@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.build import Progress, ensure_index
 from rag.embed import BatchingEmbedder
+from rag.live import DocsWatcher, LiveAssistant
 from rag.pipeline import Assistant
 from ui.api import create_app
 from ui.config import ServerConfig
@@ -23,9 +24,10 @@ logger = logging.getLogger(__name__)
 def load_assistant(
     index_dir: Path, docs_dir: Path | None, backend: str | None = None, model_cache: Path | None = None,
     progress: Progress | None = None, reader: str | None = None,
-) -> Assistant:
+) -> LiveAssistant:
     """The assistant for `index_dir`, first building or updating it from `docs_dir` if given;
-    `reader` names the reader (default: the shipped model)."""
+    `reader` names the reader (default: the shipped model). It follows the index: a build by
+    `rag ingest` or `--watch` is answered from as soon as it is written."""
     embedder, report = ensure_index(index_dir, docs_dir, backend, progress, model_cache)
     for error in report.errors if report else ():
         logger.warning("skipped %s", error)
@@ -33,7 +35,8 @@ def load_assistant(
         print(f"indexed {len(report.embedded_documents)} new or changed (of {report.n_documents}) "
               f"document{'' if report.n_documents == 1 else 's'} in {report.seconds:.0f} s", flush=True)
     # Concurrent requests share model calls instead of queueing behind one another.
-    return Assistant.load(index_dir, BatchingEmbedder(embedder), reader=reader)
+    batching = BatchingEmbedder(embedder)
+    return LiveAssistant(index_dir, lambda: Assistant.load(index_dir, batching, reader=reader))
 
 
 HEAD_SECONDS = 10.0
@@ -93,12 +96,26 @@ def head_timeout_protocol(head_seconds: float) -> type[asyncio.Protocol]:
     return HeadTimeoutProtocol
 
 
-def serve(assistant: Assistant, host: str, port: int, config: ServerConfig) -> None:
+def serve(assistant: LiveAssistant, host: str, port: int, config: ServerConfig,
+          watch_docs: Path | None = None) -> None:
+    """Serve until stopped, following the index; with `watch_docs`, re-ingest that folder
+    whenever its documents change."""
     import uvicorn
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     assistant.warm_up()
     app = create_app(assistant, config)
+    assistant.start()
+    watcher = None
+    if watch_docs is not None:
+        watcher = DocsWatcher(watch_docs, assistant.index_dir, assistant.current.embedder, assistant.refresh)
+        watcher.start()
     print(f"serving {len(assistant.documents)} documents on http://{host}:{port}/  "
-          f"(API: /api/ask, docs: /docs, widget: /widget.js)", flush=True)
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+          f"(API: /api/ask, docs: /docs, widget: /widget.js)"
+          + (f"; watching {watch_docs}/ for changes" if watch_docs is not None else ""), flush=True)
+    try:
+        uvicorn.Server(uvicorn_config(app, host, port)).run()
+    finally:
+        if watcher is not None:
+            watcher.close()
+        assistant.close()

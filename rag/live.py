@@ -1,0 +1,198 @@
+"""A server that follows its index: `LiveAssistant` switches to each new generation a build
+writes, and `DocsWatcher` (`rag serve --watch`) re-ingests when the documents change.
+
+A switch is one reference swap: a question in flight finishes on the generation it began
+with (whose files stay on disk until the build after next, and stay readable while open), the
+next question is answered from the new one. Nothing is dropped and nothing waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.build import build_index
+from rag.config import QueryLimits
+from rag.embed import Embedder
+from rag.errors import IndexBusyError, RagError
+from rag.formats import supported_suffixes
+from rag.pipeline import Assistant, Trace
+from rag.store import live_generation
+from rag.types import Answer, Document
+
+logger = logging.getLogger(__name__)
+
+
+class LiveAssistant:
+    """An `Assistant` that follows `index_dir`: `refresh` (or the thread `start` runs, every
+    `poll_seconds`) loads the live generation when it is not the one loaded, warms it up, then
+    switches to it. A generation that cannot be loaded (damaged, another embedder) is logged
+    once and skipped; the loaded one keeps answering.
+
+    Args:
+        index_dir: the index folder to follow.
+        load: loads the assistant of the index's live generation (it reuses the embedder).
+        poll_seconds: how often the thread looks at the index's CURRENT pointer.
+    """
+
+    def __init__(self, index_dir: Path | str, load: Callable[[], Assistant], poll_seconds: float = 0.5) -> None:
+        self.index_dir = Path(index_dir)
+        self.poll_seconds = poll_seconds
+        self._load = load
+        self._assistant = load()
+        self._skipped = ""
+        self._refreshing = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def current(self) -> Assistant:
+        """The assistant answering now."""
+        return self._assistant
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return self._assistant.documents
+
+    @property
+    def limits(self) -> QueryLimits:
+        return self._assistant.limits
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        return self._assistant.ask(question, history)
+
+    def ask_traced(self, question: str, history: Sequence[str] = ()) -> Trace:
+        return self._assistant.ask_traced(question, history)
+
+    def document(self, doc_id: str) -> Document | None:
+        return self._assistant.document(doc_id)
+
+    def describe(self) -> dict[str, Any]:
+        return self._assistant.describe()
+
+    def warm_up(self) -> None:
+        self._assistant.warm_up()
+
+    def refresh(self) -> bool:
+        """Switch to the index's live generation if another one is loaded; True when it switched."""
+        with self._refreshing:
+            name = live_generation(self.index_dir)
+            if not name or name in (self._assistant.generation, self._skipped):
+                return False
+            try:
+                fresh = self._load()
+                fresh.warm_up()
+            except (RagError, OSError) as exc:
+                logger.warning("not switching to index generation %s (%s); still answering from %s",
+                               name, exc, self._assistant.generation)
+                self._skipped = name
+                return False
+            previous, self._assistant = self._assistant.generation, fresh
+            logger.warning("switched from index generation %s to %s (%d documents)",
+                           previous, fresh.generation, len(fresh.documents))
+            return True
+
+    def start(self) -> None:
+        """Follow the index from a background thread until `close`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._follow, name="rag-live-index", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # the thread must outlive any one bad generation
+                logger.exception("following the index in %s", self.index_dir)
+
+
+Snapshot = tuple[tuple[str, int, int], ...]
+
+
+class DocsWatcher:
+    """Re-ingests `docs_dir` into `index_dir` when a document is added, changed or removed
+    (polled: each file's name, size and modification time, every `poll_seconds`; a change is
+    built once it has held still for one more poll, so a file being copied is not read half
+    written). Only changed documents are embedded again; `on_built` runs after each build
+    that switched the index (the server's `LiveAssistant.refresh`).
+    """
+
+    def __init__(self, docs_dir: Path | str, index_dir: Path | str, embedder: Embedder,
+                 on_built: Callable[[], object] | None = None, poll_seconds: float = 2.0) -> None:
+        self.docs_dir = Path(docs_dir)
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self.on_built = on_built
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> Snapshot:
+        """(relative path, size, modification time) of every file a build would read."""
+        suffixes = supported_suffixes()
+        found = []
+        for root, dirs, files in os.walk(self.docs_dir):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                if name.lower().endswith(suffixes) and not name.startswith("."):
+                    path = os.path.join(root, name)
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    found.append((os.path.relpath(path, self.docs_dir), st.st_size, st.st_mtime_ns))
+        return tuple(sorted(found))
+
+    def build(self) -> bool:
+        """Ingest now; True when the index changed."""
+        try:
+            report = build_index(self.docs_dir, self.index_dir, self.embedder)
+        except IndexBusyError:
+            logger.warning("docs changed; another build holds %s, trying again", self.index_dir)
+            raise
+        except (RagError, OSError) as exc:
+            logger.warning("docs changed, but the index was not rebuilt: %s", exc)
+            return False
+        for error in report.errors:
+            logger.warning("skipped %s", error)
+        if report.changed:
+            logger.warning("docs changed: re-indexed %d new or changed of %d documents in %.1f s",
+                           len(report.embedded_documents), report.n_documents, report.seconds)
+            if self.on_built is not None:
+                self.on_built()
+        return report.changed
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="rag-watch-docs", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _watch(self) -> None:
+        built = self.snapshot()
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                now = self.snapshot()
+                if now == built or self._stop.wait(self.poll_seconds) or self.snapshot() != now:
+                    continue  # unchanged, closing, or still being written: look again
+                self.build()
+                built = now
+            except IndexBusyError:
+                continue
+            except Exception:  # the watcher must outlive any one bad build
+                logger.exception("watching %s", self.docs_dir)
