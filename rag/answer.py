@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from collections.abc import Mapping, Sequence
 
 from rag.config import AnswerPolicy
@@ -33,7 +34,7 @@ def compose_answer(
             chosen.append(extraction)
     if not chosen:
         return Answer(question, "", True, 0.0, ())
-    citations = tuple(_citation(n, e, documents[e.doc_id]) for n, e in enumerate(chosen, 1))
+    citations = tuple(_citation(n, e, documents[e.doc_id], cfg.base_url) for n, e in enumerate(chosen, 1))
     top = chosen[0]
     confidence = min(max(top.confidence, 0.0), 1.0)
     if confidence < cfg.abstain_below:
@@ -55,8 +56,9 @@ def _overlaps(a: Extraction, b: Extraction) -> bool:
     return a.doc_id == b.doc_id and a.evidence.start < b.evidence.end and b.evidence.start < a.evidence.end
 
 
-def _citation(n: int, extraction: Extraction, doc: Document) -> Citation:
+def _citation(n: int, extraction: Extraction, doc: Document, base_url: str = "") -> Citation:
     span = extraction.evidence
+    quote = doc.text[span.start:span.end]
     return Citation(
         n=n,
         doc_id=doc.doc_id,
@@ -64,6 +66,24 @@ def _citation(n: int, extraction: Extraction, doc: Document) -> Citation:
         chunk_id=extraction.chunk_id,
         start=span.start,
         end=span.end,
-        quote=doc.text[span.start:span.end],
+        quote=quote,
         score=extraction.score,
+        section=doc.section_at(span.start),
+        url=source_url(doc, span.start, span.end, quote, base_url),
     )
+
+
+def source_url(doc: Document, start: int, end: int, quote: str, base_url: str = "") -> str:
+    """Where a visitor reads the quote in its place: with `base_url`, an HTML document's page
+    on its site, scrolled to the quote by a text fragment; else the server's source view."""
+    if base_url and doc.source.lower().endswith((".html", ".htm")):
+        words = quote.split()
+        found = (_fragment(" ".join(words)) if len(words) <= 8
+                 else f"{_fragment(' '.join(words[:4]))},{_fragment(' '.join(words[-4:]))}")
+        return f"{base_url.rstrip('/')}/{urllib.parse.quote(doc.source)}#:~:text={found}"
+    return f"/source/{urllib.parse.quote(doc.doc_id)}?start={start}&end={end}#passage"
+
+
+def _fragment(words: str) -> str:
+    """Text for a URL text fragment: percent-encoded, "-" and "," too (they are its syntax)."""
+    return urllib.parse.quote(words, safe="").replace("-", "%2D")

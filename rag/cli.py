@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 from rag.config import DEFAULT_READER, MINILM, READERS
 from rag.embedders import EMBEDDERS
 from rag.errors import RagError, UsageError
-from rag.types import Answer, Question
+from rag.types import Answer, Question, source_label
 
 if TYPE_CHECKING:
     from rag.embed import Embedder
@@ -321,7 +321,8 @@ def format_answer(answer: Answer) -> str:
     else:
         lines.append(f"{printable(answer.answer)} [1]")
     for c in answer.citations:
-        lines.append(printable(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end}): {c.quote}"))
+        where = source_label(c.title, c.section)
+        lines.append(printable(f"  [{c.n}] {where} ({c.doc_id}, chars {c.start}-{c.end}): {c.quote}"))
     lines.append(f"  (confidence {answer.confidence:.2f}, {answer.latency_ms:.0f} ms)")
     return "\n".join(lines)
 

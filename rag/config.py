@@ -173,6 +173,10 @@ class AnswerPolicy:
 
     abstain_below: float = 0.22
     max_citations: int = 3
+    base_url: str = ""
+    """Where the documents are published (e.g. "https://docs.example.org/"): a citation of an
+    HTML page links to the page there, at the quote; "" links every citation to the server's
+    own source view."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.abstain_below <= 1.0:

@@ -1,4 +1,13 @@
-"""HTML files (.html, .htm): the text of the page, block elements as paragraphs, no scripts."""
+"""HTML files (.html, .htm): the page's main content, block elements as paragraphs, headings as
+sections, a table row a line, a definition-list term beside its description, code blocks with
+their lines; no scripts, no navigation.
+
+Main content by the page's own landmarks (HTML5 and ARIA): when the page marks its main
+content (`<main>` or `role="main"`), only that is read; navigation, search forms, footers and
+banners (`<nav>`, `<footer>`, `role="navigation" | "search" | "contentinfo"`) never are. The text
+is the page's text in order, so every quote is still found in the page (the reference scorer
+compares quotes with BeautifulSoup's text of the whole page).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +21,23 @@ from rag.types import ExtractedText
 
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody tfoot thead "
     "tr ul caption details summary".split()
 )
-_SKIP_TAGS = ("script", "style", "noscript", "template", "head", "iframe", "object", "svg")
+_CELL_TAGS = frozenset(("td", "th"))
+_HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_SKIP_TAGS = frozenset(("script", "style", "noscript", "template", "head", "iframe", "object", "svg",
+                        "nav", "footer"))
+_SKIP_ROLES = frozenset(("navigation", "search", "contentinfo", "banner"))
 _PARAGRAPH = "\u2029"
 """Unicode's paragraph separator: normalisation turns it into a blank line."""
+_LINE = "\u2028"
+"""Unicode's line separator: a line break kept (inside <pre>); normalisation makes it "\\n"."""
 
 
 def read_html(path: Path, data: bytes) -> ExtractedText:
-    """The text of the body, one paragraph a block element; the <title> (or first <h1>) as title."""
+    """The text of the main content, one paragraph a block element; the <title> (or first
+    <h1>) as title; the headings, for sections."""
     raw = decode_text(path, data)
     from bs4 import BeautifulSoup
 
@@ -31,32 +47,82 @@ def read_html(path: Path, data: bytes) -> ExtractedText:
     if not title:
         h1 = soup.find("h1")
         title = h1.get_text(" ", strip=True) if h1 else ""
-    text = "".join(_text_parts(soup.body or soup))
+    root = soup.find("main") or soup.find(None, {"role": "main"}) or soup.body or soup
+    headings: list[tuple[int, str]] = []
+    text = "".join(_text_parts(root, headings))
     # Source line breaks inside a block are layout, not structure.
-    text = re.sub(r"\s+", lambda m: _PARAGRAPH if _PARAGRAPH in m.group(0) else " ", text)
+    text = re.sub(r"\s+", _fold_blanks, text)
     text = re.sub(f"[{_PARAGRAPH} ]*{_PARAGRAPH}[{_PARAGRAPH} ]*", "\n\n", text)
-    return ExtractedText(text, title)
+    return ExtractedText(text, title, headings=tuple(headings))
 
 
-def _text_parts(root: Any) -> Iterator[str]:
+def _fold_blanks(run: re.Match[str]) -> str:
+    blanks = run.group(0)
+    if _PARAGRAPH in blanks:
+        return _PARAGRAPH
+    return "\n" * blanks.count(_LINE) if _LINE in blanks else " "
+
+
+def _skipped(tag: Any) -> bool:
+    return tag.name in _SKIP_TAGS or (tag.get("role") or "").strip().lower() in _SKIP_ROLES
+
+
+def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
     """The page's strings in order, a paragraph mark where a block element opens and closes;
-    scripts, styles and the like left out. One pass with an explicit stack: linear in the page,
-    however deep its nesting (a tree walk that edits the tree was quadratic)."""
+    scripts, styles, navigation and the like left out. One pass with an explicit stack: linear
+    in the page, however deep its nesting (a tree walk that edits the tree was quadratic).
+
+    A heading's words are collected into `headings`; a <dt> runs on into its <dd> (a
+    reference manual's term, e.g. a setting's name, stays beside its description); cells of a
+    row are one line; the line breaks of a <pre> are kept."""
     from bs4.element import CData, NavigableString, Tag
 
     stack = [(root, iter(root.contents))]
+    heading: list[str] | None = None
+    level = 0
+    glue = False  # after a </dt>: the marks up to the next words are one space
+    pre = 0
+
+    def mark() -> str:
+        return " " if glue else _PARAGRAPH
+
     while stack:
         node, children = stack[-1]
         child = next(children, None)
         if child is None:
             stack.pop()
-            if node is not root and node.name in _BLOCK_TAGS:
-                yield _PARAGRAPH
-        elif isinstance(child, Tag):
-            if child.name in _SKIP_TAGS:
+            if node is root:
                 continue
+            if node.name in _HEADINGS and heading is not None and node.name == f"h{level}":
+                words = " ".join("".join(heading).split())
+                if words:
+                    headings.append((level, words))
+                heading = None
+            if node.name == "pre":
+                pre -= 1
+            if node.name == "dt":
+                yield " "
+                glue = True
+            elif node.name in _BLOCK_TAGS:
+                yield mark()
+        elif isinstance(child, Tag):
+            if _skipped(child):
+                continue
+            if child.name in _HEADINGS and heading is None:
+                heading, level = [], _HEADINGS[child.name]
+            if child.name == "pre":
+                pre += 1
             if child.name in _BLOCK_TAGS:
-                yield _PARAGRAPH
+                yield mark()
+            elif child.name in _CELL_TAGS:
+                yield " "
             stack.append((child, iter(child.contents)))
         elif type(child) in (NavigableString, CData):  # not comments, doctypes, declarations
-            yield str(child)
+            words = str(child)
+            if pre:
+                words = words.replace("\n", _LINE)
+            if heading is not None:
+                heading.append(words)
+            if words.strip():
+                glue = False
+            yield words

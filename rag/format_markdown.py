@@ -1,4 +1,4 @@
-"""Markdown files (.md): front matter as metadata, headings as plain words."""
+"""Markdown files (.md): front matter as metadata, headings as plain words and as sections."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def read_markdown(path: Path, data: bytes) -> ExtractedText:
     heading = _MD_HEADING.search(raw)
     if heading and not title:
         title = heading.group(2)
-    # Headings keep their words; the # marks are markup, not text.
-    text = _MD_HEADING.sub(lambda m: m.group(2), raw)
-    return ExtractedText(text, title, tuple(sorted(metadata.items())))
+    # Headings keep their words, a paragraph of their own; the # marks are markup, not text.
+    # (Code fences are not told apart: a "# comment" line in one reads as a heading.)
+    headings = tuple((len(m.group(1)), m.group(2)) for m in _MD_HEADING.finditer(raw))
+    text = _MD_HEADING.sub(lambda m: f"\n{m.group(2)}\n", raw)
+    return ExtractedText(text, title, tuple(sorted(metadata.items())), headings)

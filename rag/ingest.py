@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import IngestConfig
 from rag.errors import EmptyCorpusError, IngestError
 from rag.formats import describe_suffixes, format_for, supported_suffixes
-from rag.types import Document
+from rag.types import SECTION_SEPARATOR, Document
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ def load_documents(docs_dir: Path | str, config: IngestConfig | None = None) -> 
         if doc.doc_id in seen:
             doc_id = path.relative_to(root).as_posix()
             logger.info("%s and %s share a name; using %s", seen[doc.doc_id], path, doc_id)
-            doc = Document(doc_id, doc.title, doc.text, doc.source, doc.sha256, doc.metadata)
+            doc = dataclasses.replace(doc, doc_id=doc_id)
         seen[doc.doc_id] = path
         documents.append(doc)
     if not documents:
@@ -133,6 +135,7 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
         text = text[date.end():].strip()
     if not text.strip():
         raise IngestError(path, "holds no text")
+    sections = locate_sections(text, extracted.headings)
     rel = path.relative_to(root)
     doc_id = rel.with_suffix("").as_posix()
     return Document(
@@ -142,7 +145,33 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
         source=rel.as_posix(),
         sha256=hashlib.sha256(data).hexdigest(),
         metadata=tuple(sorted(metadata.items())),
+        sections=sections,
     )
+
+
+def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+    """Where each heading stands in the normalised `text` (a line of its own, found in order),
+    with the path of the headings above it; a heading not found is left out."""
+    sections: list[tuple[int, str]] = []
+    path: list[tuple[int, str]] = []
+    cursor = 0
+    for level, words in headings:
+        heading = " ".join(normalize_text(words).split())
+        if not heading:
+            continue
+        at = text.find(heading, cursor)
+        end = at + len(heading)
+        while at >= 0 and not ((at == 0 or text[at - 1] == "\n") and (end == len(text) or text[end] == "\n")):
+            at = text.find(heading, at + 1)
+            end = at + len(heading)
+        if at < 0:
+            continue
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, heading))
+        sections.append((at, SECTION_SEPARATOR.join(words for _, words in path)))
+        cursor = at + len(heading)
+    return tuple(sections)
 
 
 def _title_from_name(path: Path) -> str:

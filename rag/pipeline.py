@@ -102,10 +102,12 @@ class Assistant:
         embedder: Embedder | None = None,
         settings: Settings | None = None,
         reader: Reader | str | None = None,
+        base_url: str = "",
     ) -> Assistant:
         """Load the index in `index_dir` with the default parts: the embedder its manifest names
         (unless given), hybrid retrieval, and the reader given, by name ("model", the default,
-        or "heuristic") or as a `Reader`.
+        or "heuristic") or as a `Reader`. With `base_url`, citations of HTML documents link to
+        their pages there (see `AnswerPolicy.base_url`).
 
         Raises:
             IndexNotBuiltError: there is no index in `index_dir`.
@@ -133,6 +135,8 @@ class Assistant:
             reader = make_reader(DEFAULT_READER if reader is None else reader, sentences, cfg)
         # Settings given are kept as given; else the reader brings its own abstention threshold.
         policy = cfg.policy if settings is not None else policy_for(reader, cfg.policy)
+        if base_url:
+            policy = replace(policy, base_url=base_url)
         return cls(embedder, retriever, reader, stored.documents, policy, cfg.limits, m, stored.generation)
 
     def warm_up(self) -> None:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+SECTION_SEPARATOR = " › "
+"""Joins the headings of a section path: "Server Configuration › Connections"."""
+
+
+def source_label(title: str, section: str) -> str:
+    """What a visitor reads for a source: "Title › Section", without a first heading that
+    repeats the title."""
+    parts = [p for p in section.split(SECTION_SEPARATOR) if p] if section else []
+    if parts and parts[0] == title:
+        parts = parts[1:]
+    return SECTION_SEPARATOR.join([title, *parts])
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +32,9 @@ class Document:
     source: str
     sha256: str
     metadata: tuple[tuple[str, str], ...] = ()
+    sections: tuple[tuple[int, str], ...] = ()
+    """(offset, heading path) where each section of the text begins, in order; the path joins
+    the headings above it with " › ". Text before the first heading has no section."""
 
     def meta(self, key: str) -> str | None:
         """Return one metadata value, or None."""
@@ -35,7 +51,17 @@ class Document:
             "source": self.source,
             "sha256": self.sha256,
             "metadata": dict(self.metadata),
+            "sections": [list(s) for s in self.sections],
         }
+
+    def section_at(self, offset: int) -> str:
+        """The heading path of the section holding `offset` ("" before the first heading)."""
+        at = bisect.bisect_right(self.sections, offset, key=lambda s: s[0]) - 1
+        return self.sections[at][1] if at >= 0 else ""
+
+    def section_starts(self) -> list[int]:
+        """The offsets where sections begin."""
+        return [start for start, _ in self.sections]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Document:
@@ -46,6 +72,7 @@ class Document:
             source=data["source"],
             sha256=data["sha256"],
             metadata=tuple(sorted((str(k), str(v)) for k, v in data.get("metadata", {}).items())),
+            sections=tuple((int(start), str(path)) for start, path in data.get("sections", ())),
         )
 
 
@@ -56,6 +83,8 @@ class ExtractedText:
     text: str
     title: str = ""
     metadata: tuple[tuple[str, str], ...] = ()
+    headings: tuple[tuple[int, str], ...] = ()
+    """(level, words) of each heading, in order; each is a paragraph of `text` of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +198,18 @@ class Citation:
     end: int
     quote: str
     score: float
+    section: str = ""
+    """The heading path of the quote's section ("" where the document has none there)."""
+    url: str = ""
+    """Opens the source at the quote: the server's source view, or the page on its site."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "doc_id": self.doc_id,
             "title": self.title,
+            "section": self.section,
+            "url": self.url,
             "chunk_id": self.chunk_id,
             "start": self.start,
             "end": self.end,

@@ -69,7 +69,9 @@ def test_unrelated_question_abstains_and_shows_closest(small_assistant: Assistan
 def test_answer_json_has_the_contract_fields(small_assistant: Assistant) -> None:
     data = small_assistant.ask("When did the Long March 5 rocket first fly?").to_dict()
     assert set(data) == {"question", "answer", "abstained", "confidence", "citations", "latency_ms"}
-    assert set(data["citations"][0]) == {"n", "doc_id", "title", "chunk_id", "start", "end", "quote", "score"}
+    first = data["citations"][0]
+    assert set(first) == {"n", "doc_id", "title", "chunk_id", "start", "end", "quote", "score", "section", "url"}
+    assert first["url"] == f"/source/{first['doc_id']}?start={first['start']}&end={first['end']}#passage"
     assert 0.0 <= data["confidence"] <= 1.0
     assert data["latency_ms"] > 0
 

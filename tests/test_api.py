@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from rag.build import build_index
 from rag.config import QueryLimits
+from rag.embed_hash import HashEmbedder
 from rag.pipeline import Assistant
+from rag.types import Document
 from ui.api import create_app
 from ui.chat import FeedbackLog, escape_text, render_answer, respond
 from ui.config import ServerConfig
@@ -265,3 +268,40 @@ def test_rate_limit_behind_a_trusted_proxy_counts_each_client(small_assistant: A
     # A forged leftmost hop does not help: the proxy's own entry (rightmost) is the one used.
     forged = [f"9.9.9.{i}, 5.5.5.5" for i in range(4)]
     assert codes(ServerConfig(**base, trusted_proxies=("testclient",)), forged) == [200, 200, 429, 429]
+
+
+def test_the_source_view_shows_the_text_as_text_with_the_passage_marked(client: TestClient) -> None:
+    answer = client.post("/api/ask", json={"question": "Where does Cheddar cheese come from?"}).json()
+    cheese = next(c for c in answer["citations"] if c["doc_id"] == "cheese")
+    assert cheese["section"] == "Cheese" and cheese["url"].startswith("/source/cheese?start=")
+    page = client.get(cheese["url"].split("#")[0])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert f'<mark id="passage">{cheese["quote"]}</mark>' in page.text
+    assert "<script>" not in page.text  # the page's own scripts were never text
+
+
+def test_the_source_view_escapes_document_text() -> None:
+    from ui.api import source_page
+
+    doc = Document("x", "A <title>", "Text with <script>alert(1)</script> & more.", "x.txt", "0")
+    page = source_page(doc, 10, 35)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '<mark id="passage">&lt;script&gt;alert(1)&lt;/script&gt;</mark>' in page
+    assert "<h1>A &lt;title&gt;</h1>" in page
+    assert source_page(doc, 5, 999).count("<mark") == 0  # a range outside the text marks nothing
+
+
+def test_the_source_view_of_an_unknown_document_is_404(client: TestClient) -> None:
+    response = client.get("/source/no-such-doc?start=0&end=5")
+    assert response.status_code == 404 and response.json()["message"] == "no such document"
+
+
+def test_with_a_base_url_html_citations_link_to_the_page_at_the_quote(small_docs: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index-base"
+    build_index(small_docs, index, HashEmbedder())
+    assistant = Assistant.load(index, reader="heuristic", base_url="https://docs.example.org/")
+    answer = assistant.ask("Where does Cheddar cheese come from?")
+    by_doc = {c.doc_id: c.url for c in answer.citations}
+    assert by_doc["cheese"].startswith("https://docs.example.org/cheese.html#:~:text=")
+    assert all(url.startswith("/source/") for doc_id, url in by_doc.items() if doc_id != "cheese")

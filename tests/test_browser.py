@@ -55,6 +55,12 @@ LONG_DOC = " ".join(
     "noting each animal, its age, its weight and the shrub it was eating, before the rangers checked "
     "the tallies against the traps and the cameras." for n in ("one", "two", "three", "four"))
 LONG_QUESTION = "When was the quokka island colony counted by volunteers?"
+WALRUS_DOC = "# Walrus guide\n\n" + "\n\n".join(
+    f"## Part {n}\n\nThe walrus guide part {n} describes the ice floes, the herds and the long swims of the "
+    "animals along the coast in spring, summer and autumn." for n in range(1, 13)
+) + ("\n\n## Diet\n\nIn the Arctic winter, walruses eat <b>clams</b> from the sea floor, up to 6,000 a day."
+     "\n\nThey find them with their whiskers.")
+WALRUS_QUESTION = "What do walruses eat in the Arctic winter?"
 SERVED: dict[str, Path] = {}
 
 
@@ -108,7 +114,8 @@ def server(hosts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
 
     root = tmp_path_factory.mktemp("served")
     SERVED["feedback"] = root / "feedback.jsonl"
-    docs = write_corpus(root / "docs", {**SMALL_CORPUS, "unicorn.txt": HOSTILE_DOC, "zebra.txt": PLAIN_DOC, "quokka.txt": LONG_DOC})
+    docs = write_corpus(root / "docs", {**SMALL_CORPUS, "unicorn.txt": HOSTILE_DOC, "zebra.txt": PLAIN_DOC, "quokka.txt": LONG_DOC,
+                                              "walrus.md": WALRUS_DOC})
     build_index(docs, root / "index", HashEmbedder())
     assistant = Assistant.load(root / "index")
     config = ServerConfig(cors_origins=(hosts["allowed"],), feedback_path=root / "feedback.jsonl",
@@ -223,7 +230,7 @@ def _assert_plain(element: Any) -> None:
     """LaTeX, bare URLs and HTML in a document show as the characters they are."""
     text = element.inner_text()
     assert "$$x^2 + y^2$$" in text and "https://evil.example/login" in text and "<b>bold</b>" in text
-    assert element.locator("a, b, .katex, math").count() == 0
+    assert element.locator("a:not([href*='/source/']), b, .katex, math").count() == 0  # source links are ours
 
 
 def test_latex_urls_and_html_in_a_document_are_plain_text_on_the_chat_page(server: str, page: Any) -> None:
@@ -278,6 +285,40 @@ def test_widget_on_an_allowed_site_answers_with_sources(server: str, hosts: dict
     assert page.outside == []
 
 
+def _assert_source_view_shows(page: Any, href: str) -> None:
+    """The source view: the document as text, the quote marked and scrolled into view."""
+    page.goto(href, wait_until="load")
+    mark = page.locator("mark#passage")
+    mark.wait_for(timeout=15_000)
+    assert "walruses eat <b>clams</b> from the sea floor" in mark.inner_text()
+    assert page.locator("pre b, pre script").count() == 0
+    assert page.locator("h1").inner_text() == "Walrus guide › Diet"
+    box, viewport = mark.bounding_box(), page.viewport_size
+    assert box is not None and 0 <= box["y"] < viewport["height"], (box, viewport)
+    assert page.evaluate("window.scrollY") > 0, "the passage is far down the page: it was scrolled to"
+
+
+def test_chat_page_sources_show_title_and_section_and_open_the_source(server: str, page: Any) -> None:
+    page.goto(server + "/", wait_until="load")
+    page.wait_for_selector("#question textarea", timeout=30_000)
+    answer = _ask_chat(page, WALRUS_QUESTION, 1)
+    text = answer.inner_text()
+    assert "Walrus guide › Diet" in text and "characters" not in text
+    href = answer.locator("a[href*='/source/walrus']").first.get_attribute("href")
+    assert href is not None and href.endswith("#passage")
+    _assert_source_view_shows(page, href if href.startswith("http") else server + href)
+    _shot(page, "source-view")
+
+
+def test_widget_sources_link_to_the_source_view(server: str, hosts: dict[str, str], page: Any) -> None:
+    bot = _ask_widget(page, hosts["allowed"], WALRUS_QUESTION)
+    link = bot.locator("a.rag-cite-title").first
+    assert link.inner_text() == "Walrus guide › Diet"
+    href = link.get_attribute("href")
+    assert href is not None and href.startswith(server + "/source/walrus?")
+    _assert_source_view_shows(page, href)
+
+
 def test_widget_on_another_site_is_refused(server: str, hosts: dict[str, str], page: Any) -> None:
     page.goto(hosts["denied"] + "/", wait_until="load")
     page.locator(".rag-launcher").click()
@@ -302,7 +343,9 @@ def test_hostile_document_text_stays_inert_in_the_widget(server: str, hosts: dic
     bot = _ask_widget(page, hosts["allowed"], HOSTILE_QUESTION)
     page.wait_for_timeout(500)
     assert "<script>" in bot.inner_text() or "<img" in bot.inner_text()
-    assert bot.locator("script, img, a").count() == 0
+    assert bot.locator("script, img, a:not(.rag-cite-title)").count() == 0  # only our own source links
+    assert all(a.get_attribute("href").startswith(f"{server}/source/")
+               for a in bot.locator("a.rag-cite-title").all())
     assert page.dialogs == []
     assert page.evaluate("window.__pwned") is None
 

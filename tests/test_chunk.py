@@ -302,3 +302,22 @@ def test_smallest_valid_chunk_config() -> None:
 
 def test_default_corpus_file_is_where_the_tests_expect_it() -> None:
     assert Path(DEFAULT_DOCS / "xian-hard-core-technology.txt").is_file()
+
+
+def test_no_chunk_runs_across_a_heading_or_overlaps_into_the_section_before() -> None:
+    from rag.ingest import locate_sections
+
+    parts = []
+    for n in range(1, 5):
+        parts.append(f"Part {n}")
+        parts += [f"Sentence {k} of part {n} says something about the weather in town {k}." for k in range(12)]
+    text = "\n\n".join(parts)
+    sections = locate_sections(text, tuple((2, f"Part {n}") for n in range(1, 5)))
+    assert [path for _, path in sections] == [f"Part {n}" for n in range(1, 5)]
+    doc = Document("d", "d", text, "d.md", "0", sections=sections)
+    chunks = chunk_document(doc, ChunkConfig(chunk_tokens=60, overlap_tokens=20))
+    starts = [start for start, _ in sections]
+    for c in chunks:
+        assert not any(c.start < s < c.end for s in starts), c.text
+    assert {c.start for c in chunks} >= set(starts)
+    assert any(a.end > b.start for a, b in itertools.pairwise(chunks)), "overlap within a section is kept"

@@ -173,10 +173,9 @@ def test_html_blocks_are_paragraphs_and_inline_tags_stay_in_the_sentence(tmp_pat
     )
     doc = load_one(tmp_path, "page.html", html)
     assert doc.title == "Plant & people"
-    for hidden in ("color", "secret", "enable scripts"):
+    for hidden in ("color", "secret", "enable scripts", "Home"):  # navigation is not content
         assert hidden not in doc.text
     assert doc.text.split("\n\n") == [
-        "Home",
         "Samsung opened a memory chip plant in Xi'an.",
         "First item",
         "Second item",
@@ -185,6 +184,41 @@ def test_html_blocks_are_paragraphs_and_inline_tags_stay_in_the_sentence(tmp_pat
     ]
     sentence = [doc.text[s.start:s.end] for s in split_sentences(doc.text)]
     assert "Samsung opened a memory chip plant in Xi'an." in sentence
+
+
+CLUB_PAGE = """<!doctype html><html><head><title>Riverside Cycling Club</title></head><body>
+<header role="banner"><a href="/">Riverside CC</a></header>
+<nav><a href="/">Home</a> | <a href="/rides">Rides</a> | <a href="/join">Join</a></nav>
+<main>
+<h1>Riverside Cycling Club</h1>
+<p>We ride from the boathouse.</p>
+<h2>Weekly rides</h2>
+<table><thead><tr><th>Ride</th><th>Distance</th></tr></thead>
+<tbody><tr><td>Wednesday hills</td><td>38 km</td></tr><tr><td>Sunday social</td><td>25 km</td></tr></tbody></table>
+<h3>Settings</h3>
+<dl><dt><code>max_riders</code></dt><dd><p>The default is 24 riders.</p><p>Set it per ride.</p></dd></dl>
+<pre>ride --start 6pm
+  --route hills</pre>
+<h2>Join</h2><p>Membership costs 30 pounds.</p>
+</main>
+<div role="contentinfo">© 2024 Riverside CC. Cookie settings.</div>
+<footer>Privacy</footer></body></html>"""
+
+
+def test_html_keeps_main_content_rows_terms_code_lines_and_sections(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "club.html", CLUB_PAGE)
+    for boilerplate in ("Home", "Rides | Join", "Cookie settings", "Privacy", "Riverside CC"):
+        assert boilerplate not in doc.text
+    paragraphs = doc.text.split("\n\n")
+    assert "Ride Distance" in paragraphs and "Wednesday hills 38 km" in paragraphs  # a row a line
+    assert "max_riders The default is 24 riders." in paragraphs  # the term beside its description
+    assert "ride --start 6pm\n --route hills" in doc.text or "ride --start 6pm\n--route hills" in doc.text
+    sections = {path: doc.text[start:start + 20] for start, path in doc.sections}
+    assert list(sections) == ["Riverside Cycling Club", "Riverside Cycling Club › Weekly rides",
+                              "Riverside Cycling Club › Weekly rides › Settings", "Riverside Cycling Club › Join"]
+    assert sections["Riverside Cycling Club › Join"].startswith("Join")
+    assert doc.section_at(doc.text.index("38 km")) == "Riverside Cycling Club › Weekly rides"
+    assert doc.section_at(doc.text.index("30 pounds")) == "Riverside Cycling Club › Join"
 
 
 def test_html_without_title_uses_h1(tmp_path: Path) -> None:
@@ -396,3 +430,15 @@ def test_read_document_on_a_directory_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="cannot be read") as info:
         read_document(root / "folder.txt", root)
     assert info.value.path == root / "folder.txt"
+
+
+def test_markdown_headings_are_sections_and_paragraphs_of_their_own(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "faq.md", "# Ferrylog FAQ\n\nIntro.\n\n## Settings\n### max_connections\n"
+                                        "The default is 256 connections.\n\n## Install\nRun the installer.\n")
+    assert doc.text.split("\n\n") == ["Ferrylog FAQ", "Intro.", "Settings", "max_connections",
+                                      "The default is 256 connections.", "Install", "Run the installer."]
+    assert [path for _, path in doc.sections] == [
+        "Ferrylog FAQ", "Ferrylog FAQ › Settings", "Ferrylog FAQ › Settings › max_connections",
+        "Ferrylog FAQ › Install"]
+    assert doc.section_at(doc.text.index("256")) == "Ferrylog FAQ › Settings › max_connections"
+    assert doc.section_at(0) == "Ferrylog FAQ"

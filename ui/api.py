@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.config import LIMITS, QueryLimits
 from rag.errors import InvalidQueryError, RagError
 from rag.pipeline import Answerer
+from rag.types import Document, source_label
 from ui.config import ServerConfig
 from ui.security import Gate, RateLimiter, peer_key
 
@@ -41,6 +43,9 @@ class CitationModel(BaseModel):
     n: int
     doc_id: str
     title: str
+    section: str = Field(description='the heading path of the quote, e.g. "Settings › Connections" ("" if none)')
+    url: str = Field(description="opens the source at the quote: /source/{doc_id}?start=&end=#passage, "
+                                 "or the page on its site (rag serve --base-url)")
     chunk_id: str
     start: int
     end: int
@@ -114,6 +119,16 @@ def create_app(assistant: Answerer, config: ServerConfig | None = None) -> FastA
         return {"status": "ok", **assistant.describe(), "limits": {
             "max_question_chars": limits.max_question_chars, "max_history_turns": limits.max_history_turns}}
 
+    @app.get("/source/{doc_id:path}", include_in_schema=False)
+    def source(doc_id: str, start: int = -1, end: int = -1) -> Response:
+        """A document's text as text (never as HTML), the cited passage highlighted."""
+        doc = assistant.document(doc_id)
+        if doc is None:
+            return JSONResponse({"detail": "no such document", "message": "no such document"}, status_code=404)
+        return Response(source_page(doc, start, end), media_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> Response:
         return Response(widget_js, media_type="text/javascript; charset=utf-8",
@@ -169,6 +184,29 @@ def _mount_docs(app: FastAPI) -> None:
             swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
         )
+
+
+def source_page(doc: Document, start: int, end: int) -> str:
+    """The source view: the whole text, escaped, in a <pre>; [start, end) marked as the passage
+    (id "passage", so the link's #passage scrolls it into view with no script)."""
+    text = doc.text
+    title = html.escape(doc.title)
+    if 0 <= start < end <= len(text):
+        body = (html.escape(text[:start]) + '<mark id="passage">' + html.escape(text[start:end]) + "</mark>"
+                + html.escape(text[end:]))
+        heading = html.escape(source_label(doc.title, doc.section_at(start)))
+    else:
+        body, heading = html.escape(text), title
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>"
+        "body{font:16px/1.55 system-ui,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;color:#1f1f1f}"
+        "h1{font-size:1.2rem}pre{white-space:pre-wrap;word-wrap:break-word;font:inherit}"
+        "mark{background:#fde68a;scroll-margin-top:40vh}.source{color:#555;font-size:.9rem}"
+        f"</style></head><body><h1>{heading}</h1><p class=\"source\">{html.escape(doc.source)}</p>"
+        f"<pre>{body}</pre></body></html>"
+    )
 
 
 def widget_script(limits: QueryLimits) -> str:

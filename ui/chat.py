@@ -17,7 +17,7 @@ import gradio as gr
 
 from rag.errors import InvalidQueryError
 from rag.pipeline import Answerer
-from rag.types import Answer
+from rag.types import Answer, source_label
 from ui.config import ServerConfig
 from ui.security import send_json
 
@@ -60,12 +60,17 @@ def render_answer(answer: Answer) -> str:
         lines.append("")
         lines.append("**Sources**")
         for c in answer.citations:
-            title = f"*{escape_text(c.title)}* (characters {c.start}–{c.end})"
+            title = f"[*{escape_text(source_label(c.title, c.section))}*]({_link_target(c.url)})"
             if c.n == 1 and not answer.abstained:  # its words are above, as the answer or the quote
                 lines.append(f"{c.n}. {title}: the passage quoted above")
             else:
                 lines.append(f"{c.n}. {title}: {escape_text(c.quote)}")
     return "\n".join(lines)
+
+
+def _link_target(url: str) -> str:
+    """A URL made safe as a Markdown link target (it is ours or the operator's, never a document's)."""
+    return "".join(f"%{ord(ch):02X}" if ch in "()<> \"'`" else ch for ch in url)
 
 
 MAX_SHOWN_EXCHANGES = 50

@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve.add_argument("--watch", action="store_true",
                        help="re-index the --docs folder whenever a document is added, changed or removed "
                             "(the running server switches to the new index without dropping a question)")
+    serve.add_argument("--base-url", default="", metavar="URL",
+                       help="where the HTML documents are published (e.g. https://docs.example.org/): "
+                            "their citations link to the page there, at the quote (default: the server's "
+                            "own source view)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
@@ -61,7 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.docs is not None:
         print(f"checking the index in {args.index}/ against {args.docs}/ (a first build embeds every document)",
               flush=True)
+    if args.base_url and not args.base_url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url must start with http:// or https://, not {args.base_url!r}")
     assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
-                               args.reader)
+                               args.reader, args.base_url)
     serve(assistant, args.host, args.port, config, watch_docs=args.docs if args.watch else None)
     return 0

@@ -147,7 +147,7 @@ OPEN_ROUTES = {
     ("GET", "/docs"), ("GET", "/openapi.json"),
 }
 OPEN_PREFIXES = (("GET", "/assets/"), ("GET", "/static/"), ("GET", "/docs-assets/"),
-                 ("GET", "/gradio_api/heartbeat/"))
+                 ("GET", "/gradio_api/heartbeat/"), ("GET", "/source/"))
 
 
 def route_of(method: str, path: str) -> Route | None:

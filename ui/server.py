@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 def load_assistant(
     index_dir: Path, docs_dir: Path | None, backend: str | None = None, model_cache: Path | None = None,
-    progress: Progress | None = None, reader: str | None = None,
+    progress: Progress | None = None, reader: str | None = None, base_url: str = "",
 ) -> LiveAssistant:
     """The assistant for `index_dir`, first building or updating it from `docs_dir` if given;
     `reader` names the reader (default: the shipped model). It follows the index: a build by
@@ -36,7 +36,7 @@ def load_assistant(
               f"document{'' if report.n_documents == 1 else 's'} in {report.seconds:.0f} s", flush=True)
     # Concurrent requests share model calls instead of queueing behind one another.
     batching = BatchingEmbedder(embedder)
-    return LiveAssistant(index_dir, lambda: Assistant.load(index_dir, batching, reader=reader))
+    return LiveAssistant(index_dir, lambda: Assistant.load(index_dir, batching, reader=reader, base_url=base_url))
 
 
 HEAD_SECONDS = 10.0

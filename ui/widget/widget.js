@@ -201,6 +201,8 @@
           n: Number.isFinite(c.n) ? c.n : i + 1,
           doc_id: str(c.doc_id),
           title: str(c.title),
+          section: str(c.section),
+          url: str(c.url),
           quote: str(c.quote),
         })),
     };
@@ -360,6 +362,7 @@ button { cursor: pointer; }
 .rag-cite.rag-cite-open { display: block; -webkit-line-clamp: unset; line-clamp: unset; overflow: visible; }
 .rag-cite-n { font-weight: 600; color: var(--rag-text); }
 .rag-cite-title { font-weight: 600; color: var(--rag-text); }
+a.rag-cite-title { color: var(--rag-accent, #0b57d0); text-decoration: underline; }
 
 .rag-starters { display: flex; flex-direction: column; align-items: flex-start; gap: 6px; margin: 2px 0 0; }
 .rag-starters[hidden] { display: none; }
@@ -591,6 +594,25 @@ button { cursor: pointer; }
     if (after) el.appendChild(document.createTextNode(after));
   }
 
+  // "Title › Section": the section path without a first heading that repeats the title.
+  function sourceLabel(c) {
+    const title = c.title || c.doc_id || "Untitled";
+    const parts = c.section ? c.section.split(" \u203a ").filter(Boolean) : [];
+    if (parts.length && parts[0] === title) parts.shift();
+    return [title].concat(parts).join(" \u203a ");
+  }
+
+  // The citation's link, resolved against the assistant's server; only http(s) links are kept.
+  function sourceHref(url) {
+    if (!url) return null;
+    try {
+      const u = new URL(url, cfg.apiBase + "/");
+      return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   function renderSources(citations, withLabel) {
     const frag = document.createDocumentFragment();
     if (!citations.length) return frag;
@@ -610,7 +632,16 @@ button { cursor: pointer; }
       });
       li.appendChild(h("span", { class: "rag-cite-n", text: "[" + c.n + "]" }));
       li.appendChild(document.createTextNode(" "));
-      li.appendChild(h("span", { class: "rag-cite-title", text: c.title || c.doc_id || "Untitled" }));
+      const label = sourceLabel(c);
+      const href = sourceHref(c.url);
+      if (href) {
+        const link = h("a", { class: "rag-cite-title", href, target: "_blank", rel: "noopener noreferrer",
+                              text: label });
+        link.addEventListener("click", (e) => e.stopPropagation());  // open the source, not the quote
+        li.appendChild(link);
+      } else {
+        li.appendChild(h("span", { class: "rag-cite-title", text: label }));
+      }
       if (c.quote) {
         li.appendChild(document.createTextNode(" \u2014 "));
         li.appendChild(h("span", { class: "rag-cite-quote", text: c.quote }));
