@@ -1,17 +1,28 @@
-"""PDF files (.pdf): the text layer, through PDFium (pypdfium2); password-protected or broken
-files are refused.
+"""PDF files (.pdf): the text layer, through PDFium (pypdfium2), with paragraphs and headings
+recovered from the page layout; password-protected or broken files are refused.
 
 PDFium reads a page of a real manual in about 2 ms where pypdf, pure Python, took about 35 ms:
 a 5,000-page PDF is read in seconds, not minutes. The text is the same text pypdf gives, up
 to whitespace (the reference scorer compares quotes with pypdf's text, whitespace squeezed),
 and a word hyphenated across two lines is joined, as it was with pypdf.
+
+Layout: a line whose baseline lies further below the one before than the usual line pitch
+starts a paragraph; a line set larger than the body text (the size most characters have) is a
+heading, its level ranked by size, and a paragraph of its own. The title is the metadata's,
+else the first heading.
 """
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 import re
+import statistics
 import threading
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag.errors import IngestError
 from rag.types import ExtractedText
@@ -20,12 +31,25 @@ _PDFIUM = threading.Lock()
 """PDFium is not thread-safe: one document at a time in this process."""
 _PASSWORD_ERROR = 4
 """FPDF_ERR_PASSWORD: the document needs a password."""
-_SOFT_HYPHEN = re.compile("[\x02\ufffe]\n?")
-"""PDFium's mark for a hyphen at a line's end: the word goes on."""
+_SOFT_HYPHENS = frozenset((0x02, 0xFFFE))
+"""PDFium's marks for a hyphen at a line's end: the word goes on."""
+PARAGRAPH_GAP = 1.3
+"""A line further below the last than this many usual line pitches starts a paragraph."""
+HEADING_SIZE = 1.1
+"""A line set this much larger than the body text is a heading."""
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str
+    size: float
+    """Font size of its first visible character."""
+    baseline: float
+    page: int
 
 
 def read_pdf(path: Path, data: bytes) -> ExtractedText:
-    """The text layer of every page, hard-wrapped lines joined; the title from the metadata."""
+    """The text layer of every page, lines joined into paragraphs; the headings; the title."""
     import pypdfium2 as pdfium
 
     with _PDFIUM:
@@ -36,11 +60,11 @@ def read_pdf(path: Path, data: bytes) -> ExtractedText:
                 raise IngestError(path, "is an encrypted PDF (it needs a password)") from exc
             raise IngestError(path, f"is not a readable PDF ({exc})") from exc
         try:
-            pages = []
+            lines: list[_Line] = []
             for number in range(len(document)):
                 page = document[number]
                 textpage = page.get_textpage()
-                pages.append(textpage.get_text_bounded())
+                lines += _page_lines(textpage, number)
                 textpage.close()
                 page.close()
             title = document.get_metadata_value("Title").strip()
@@ -48,11 +72,67 @@ def read_pdf(path: Path, data: bytes) -> ExtractedText:
             raise IngestError(path, f"is not a readable PDF ({exc})") from exc
         finally:
             document.close()
-    return ExtractedText("\n\n".join(_unwrap_pdf_lines(p) for p in pages), title)
+    text, headings = _layout(lines)
+    return ExtractedText(text, title or (headings[0][1] if headings else ""), headings=headings)
 
 
-def _unwrap_pdf_lines(page: str) -> str:
-    """Join the hard-wrapped lines of a PDF page; blank lines stay paragraph breaks."""
-    page = _SOFT_HYPHEN.sub("", page.replace("\r\n", "\n").replace("\r", "\n"))
-    page = re.sub(r"(\w)-\n(\w)", r"\1\2", page)
-    return re.sub(r"(?<!\n)\n(?!\n)", " ", page)
+def _page_lines(textpage: Any, page: int) -> list[_Line]:
+    """The page's lines as PDFium orders them, each with its size and baseline."""
+    import pypdfium2.raw as pdfium_c
+
+    count = pdfium_c.FPDFText_CountChars(textpage)
+    codes = [pdfium_c.FPDFText_GetUnicode(textpage, i) for i in range(count)]
+    x, y = ctypes.c_double(), ctypes.c_double()
+    lines: list[_Line] = []
+    start = 0
+    for end in [*(i for i, code in enumerate(codes) if code == 0x0A), count]:
+        chars = codes[start:end]
+        first = next((start + k for k, code in enumerate(chars) if not chr(code).isspace()), None)
+        if first is not None:
+            pdfium_c.FPDFText_GetCharOrigin(textpage, first, x, y)
+            words = "".join("\x00" if code in _SOFT_HYPHENS else chr(code) for code in chars if code != 0x0D)
+            lines.append(_Line(words, round(pdfium_c.FPDFText_GetFontSize(textpage, first), 1), y.value, page))
+        start = end + 1
+    return lines
+
+
+def _layout(lines: list[_Line]) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """Join lines into paragraphs and headings (see the module's docstring)."""
+    if not lines:
+        return "", ()
+    weight: Counter[float] = Counter()
+    for line in lines:
+        weight[line.size] += len(line.text)
+    body = weight.most_common(1)[0][0]
+    heading_sizes = sorted({ln.size for ln in lines if ln.size > body * HEADING_SIZE}, reverse=True)
+    level = {size: min(i + 1, 6) for i, size in enumerate(heading_sizes)}
+    pitches = [a.baseline - b.baseline for a, b in itertools.pairwise(lines)
+               if a.page == b.page and a.size == b.size == body and a.baseline > b.baseline]
+    pitch = statistics.median(pitches) if pitches else body * 1.2
+    parts: list[str] = []
+    headings: list[tuple[int, str]] = []
+    previous: _Line | None = None
+    for line in lines:
+        heading = line.size in level
+        if previous is None:
+            pass
+        elif heading and previous.size == line.size and line.page == previous.page:
+            parts.append(" ")  # a heading set over two lines is one heading
+            headings[-1] = (headings[-1][0], f"{headings[-1][1]} {' '.join(line.text.split())}")
+            parts.append(line.text)
+            previous = line
+            continue
+        elif (line.page != previous.page or heading or previous.size in level
+              or previous.baseline - line.baseline > pitch * PARAGRAPH_GAP
+              or previous.baseline < line.baseline):
+            parts.append("\n\n")
+        else:
+            parts.append("\n")
+        if heading:
+            headings.append((level[line.size], " ".join(line.text.split())))
+        parts.append(line.text)
+        previous = line
+    text = "".join(parts)
+    text = re.sub(r"\x00\n?(?!\n)", "", text)  # a soft hyphen (PDFium drops the break after it)
+    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text.replace("\x00", "-"))
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", text), tuple(headings)

@@ -442,3 +442,43 @@ def test_markdown_headings_are_sections_and_paragraphs_of_their_own(tmp_path: Pa
         "Ferrylog FAQ › Install"]
     assert doc.section_at(doc.text.index("256")) == "Ferrylog FAQ › Settings › max_connections"
     assert doc.section_at(0) == "Ferrylog FAQ"
+
+
+def layout_pdf(lines: list[tuple[float, float, str]]) -> bytes:
+    """A one-page PDF of (font size, baseline y, text) lines, Helvetica, at x = 72."""
+    ops = ["BT"] + [f"/F1 {size} Tf 1 0 0 1 72 {y} Tm ({text}) Tj" for size, y, text in lines] + ["ET"]
+    stream = "\n".join(ops).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+        b"/Contents 5 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_pdf_paragraphs_and_headings_come_from_the_layout(tmp_path: Path) -> None:
+    """The title no longer runs into the first sentence: a larger line is a heading, a wider
+    gap a paragraph break; the first heading is the title when the metadata has none."""
+    pdf = layout_pdf([
+        (18, 740, "Field Notes of Mount Orrin"),
+        (10, 712, "The survey began at dawn and"), (10, 698, "ended at noon."),
+        (10, 670, "Mount Orrin is 1,204 m high."),
+        (14, 640, "Weather"),
+        (10, 616, "It rained after lunch."),
+    ])
+    doc = load_one(tmp_path, "notes.pdf", pdf)
+    assert doc.title == "Field Notes of Mount Orrin"
+    assert doc.text.split("\n\n") == ["Field Notes of Mount Orrin", "The survey began at dawn and ended at noon.",
+                                      "Mount Orrin is 1,204 m high.", "Weather", "It rained after lunch."]
+    assert [path for _, path in doc.sections] == ["Field Notes of Mount Orrin", "Field Notes of Mount Orrin › Weather"]
