@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.format_docx import read_docx
 from rag.format_html import read_html
 from rag.format_markdown import read_markdown
 from rag.format_pdf import read_pdf
@@ -30,6 +31,7 @@ FORMATS: tuple[FileFormat, ...] = (
     FileFormat("markdown", (".md",), read_markdown, text_is_source=True),
     FileFormat("html", (".html", ".htm"), read_html, text_is_source=False),
     FileFormat("pdf", (".pdf",), read_pdf, text_is_source=False),
+    FileFormat("docx", (".docx",), read_docx, text_is_source=False),
 )
 
 
@@ -39,7 +41,7 @@ def supported_suffixes() -> tuple[str, ...]:
 
 
 def describe_suffixes() -> str:
-    """The suffixes for a message: ".txt, .md, .html, .htm or .pdf"."""
+    """The suffixes for a message: ".txt, .md, .html, .htm, .pdf or .docx"."""
     names = supported_suffixes()
     return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 

@@ -357,7 +357,7 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
 
 def test_empty_folder_raises_empty_corpus(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
-    with pytest.raises(EmptyCorpusError, match=r"nothing to index .*no \.txt, \.md, \.html, \.htm or \.pdf file"):
+    with pytest.raises(EmptyCorpusError, match=r"nothing to index .*no \.txt, \.md, \.html, \.htm, \.pdf or \.docx file"):
         load_documents(tmp_path / "docs")
 
 
@@ -390,14 +390,14 @@ def test_unsupported_extension_is_skipped_and_reported(tmp_path: Path) -> None:
         tmp_path / "docs",
         {
             "keep.txt": "Kept.",
-            "report.docx": b"PK\x03\x04",
+            "slides.pptx": b"PK\x03\x04",
             "README": "read me",
             ".hidden.txt": "secret text",
         },
     )
     report = load_documents(root)
     assert [d.doc_id for d in report.documents] == ["keep"]
-    assert report.skipped == (root / "report.docx",)
+    assert report.skipped == (root / "slides.pptx",)
     assert report.errors == ()
 
 
@@ -482,3 +482,36 @@ def test_pdf_paragraphs_and_headings_come_from_the_layout(tmp_path: Path) -> Non
     assert doc.text.split("\n\n") == ["Field Notes of Mount Orrin", "The survey began at dawn and ended at noon.",
                                       "Mount Orrin is 1,204 m high.", "Weather", "It rained after lunch."]
     assert [path for _, path in doc.sections] == ["Field Notes of Mount Orrin", "Field Notes of Mount Orrin › Weather"]
+
+
+def _docx(title: str | None = None) -> bytes:
+    import docx
+
+    document = docx.Document()
+    if title is not None:
+        document.core_properties.title = title
+    document.add_heading("Riverside rides", level=1)
+    document.add_paragraph("We ride from the boathouse.")
+    document.add_heading("Weekly rides", level=2)
+    table = document.add_table(rows=2, cols=2)
+    for row, cells in zip(table.rows, (("Ride", "Distance"), ("Wednesday hills", "38 km")), strict=True):
+        for cell, words in zip(row.cells, cells, strict=True):
+            cell.text = words
+    document.add_paragraph("Bring   lights.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_docx_paragraphs_tables_and_heading_styles(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "club.docx", _docx(title="Club handbook"))
+    assert doc.title == "Club handbook"
+    assert doc.text.split("\n\n") == ["Riverside rides", "We ride from the boathouse.", "Weekly rides",
+                                      "Ride Distance", "Wednesday hills 38 km", "Bring lights."]
+    assert doc.section_at(doc.text.index("38 km")) == "Riverside rides › Weekly rides"
+    assert load_one(tmp_path / "b", "club.docx", _docx()).title == "Riverside rides"
+
+
+def test_a_broken_docx_is_named_not_fatal(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="not a readable Word file"):
+        load_one(tmp_path, "broken.docx", b"PK\x03\x04 not really a zip")
