@@ -149,6 +149,10 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
     )
 
 
+_PERMALINKS = "¶§🔗 "
+"""A heading's permalink anchor (Sphinx and MkDocs write "¶"): text of the page, not of its name."""
+
+
 def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
     """Where each heading stands in the normalised `text` (a line of its own, found in order),
     with the path of the headings above it; a heading not found is left out."""
@@ -168,7 +172,7 @@ def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tup
             continue
         while path and path[-1][0] >= level:
             path.pop()
-        path.append((level, heading))
+        path.append((level, heading.rstrip(_PERMALINKS) or heading))
         sections.append((at, SECTION_SEPARATOR.join(words for _, words in path)))
         cursor = at + len(heading)
     return tuple(sections)

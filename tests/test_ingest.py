@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
 import unicodedata
 from pathlib import Path
@@ -515,3 +516,29 @@ def test_docx_paragraphs_tables_and_heading_styles(tmp_path: Path) -> None:
 def test_a_broken_docx_is_named_not_fatal(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="not a readable Word file"):
         load_one(tmp_path, "broken.docx", b"PK\x03\x04 not really a zip")
+
+
+PYTHON_MANUAL = Path("/usr/share/doc/python3.11/html")
+NAVIGATION = ("Previous topic", "Next topic", "Navigation", "Quick search", "This Page", "Report a Bug")
+
+
+@pytest.mark.skipif(not PYTHON_MANUAL.is_dir() and not os.environ.get("CI"),
+                    reason="Debian's python3.11-doc is not installed (CI installs it)")
+def test_no_chunk_of_python_manual_pages_holds_navigation(tmp_path: Path) -> None:
+    """Pages of a real documentation site (Sphinx): the sidebar, the related-pages bars and the
+    search box are navigation, never content; the API reference terms keep their descriptions."""
+    from rag.chunk import chunk_document
+
+    pages = ["library/functools", "library/json", "library/os.path", "tutorial/controlflow", "glossary",
+             "reference/datamodel", "howto/logging", "library/datetime", "faq/general", "using/cmdline"]
+    for page in pages:
+        doc = read_document(PYTHON_MANUAL / f"{page}.html", PYTHON_MANUAL)
+        assert doc.doc_id == page and doc.title
+        for chunk in chunk_document(doc):
+            for words in NAVIGATION:
+                assert words not in chunk.text, (page, words, chunk.text[:200])
+        assert doc.sections, page
+    functools = read_document(PYTHON_MANUAL / "library/functools.html", PYTHON_MANUAL)
+    assert "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function" in functools.text
+    assert functools.section_at(functools.text.index("class functools.partialmethod")) == (
+        "functools — Higher-order functions and operations on callable objects")
