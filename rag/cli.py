@@ -222,6 +222,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--answers scores one set of answers: name its --reader")
     if args.save_answers is not None and len(readers) > 1:
         raise UsageError("--save-answers writes one reader's answers: name its --reader")
+    if args.save_answers is not None:  # before the questions are asked, not after
+        try:
+            args.save_answers.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot write answers to {args.save_answers} ({exc.strerror or exc})") from exc
     meta = {
         "questions": str(args.questions), "docs": str(args.docs), "embedder": args.embedder,
         "documents": report.n_documents, "chunks": report.n_chunks, "sentences": report.n_sentences,

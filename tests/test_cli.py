@@ -213,3 +213,14 @@ def test_rag_eval_does_not_overwrite_the_committed_reports_by_default(
     assert not (tmp_path / "eval" / ".cache" / "reports" / "q-model.json").exists()
     assert not (tmp_path / "eval" / "reports").exists()
 
+
+
+def test_rag_eval_saves_answers_into_a_folder_it_creates(small_docs: Path, tmp_path: Path) -> None:
+    """It used to ask every question, then fail with a traceback on a folder that did not exist."""
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "1", "question": "Where does Cheddar cheese come from?",
+                                     "answers": ["Somerset"]}) + "\n", encoding="utf-8")
+    saved = tmp_path / "new" / "folder" / "answers.jsonl"
+    assert main(["eval", "--questions", str(questions), "--docs", str(small_docs), "--embedder", "hash",
+                 "--reader", "heuristic", "--reports", str(tmp_path / "reports"), "--save-answers", str(saved)]) == 0
+    assert json.loads(saved.read_text(encoding="utf-8"))["answer"]
