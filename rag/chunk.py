@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import tiktoken
 
 
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 """Bumped whenever the chunking rules change, so that an index re-chunks every document."""
 
 
@@ -41,13 +41,16 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
     """Cut a document into chunks of whole sentences of at most `chunk_tokens` tokens.
 
     A sentence longer than the budget is cut at word boundaries. A paragraph break ends a
-    chunk when the next paragraph would not fit whole. A heading always starts a chunk: no
-    chunk runs across one, nor overlaps into the section before. Consecutive chunks of a
-    section share up to `overlap_tokens` tokens of whole sentences.
+    chunk when the next paragraph would not fit whole. A heading starts a chunk: no chunk holds
+    the text of two sections, nor overlaps into the section before (a heading with no text of
+    its own before the next heading, like a chapter's above its first section's, stays with
+    that next section). Consecutive chunks of a section share up to `overlap_tokens` tokens of
+    whole sentences.
     """
     cfg = ChunkConfig() if config is None else config
     units = _sentence_units(doc.text, cfg)
     starts = doc.section_starts()
+    heading_starts = set(starts)
     section = [bisect.bisect_right(starts, u[0].start) for u in units]
     chunks: list[Chunk] = []
     i, done = 0, 0  # units[i:] are still to chunk; units[:done] are already in a chunk
@@ -56,8 +59,9 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
         while j < len(units) and tokens + units[j][1] <= cfg.chunk_tokens:
             tokens += units[j][1]
             j += 1
-            if j < len(units) and section[j] != section[j - 1]:
-                break
+            if j < len(units) and section[j] != section[j - 1] and any(
+                    units[m][0].start not in heading_starts for m in range(max(i, done), j)):
+                break  # a new section; a heading with no text of its own stays with the next
             if j < len(units) and _paragraph_break(doc.text, units[j - 1][0], units[j][0]):
                 rest = _paragraph_tokens(doc.text, units, j)
                 if tokens + rest > cfg.chunk_tokens and tokens >= cfg.chunk_tokens // 4:

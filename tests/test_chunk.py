@@ -307,17 +307,18 @@ def test_default_corpus_file_is_where_the_tests_expect_it() -> None:
 def test_no_chunk_runs_across_a_heading_or_overlaps_into_the_section_before() -> None:
     from rag.ingest import locate_sections
 
-    parts = []
+    parts = ["Guide"]  # a heading with no text of its own: it stays with the next section
     for n in range(1, 5):
         parts.append(f"Part {n}")
         parts += [f"Sentence {k} of part {n} says something about the weather in town {k}." for k in range(12)]
     text = "\n\n".join(parts)
-    sections = locate_sections(text, tuple((2, f"Part {n}") for n in range(1, 5)))
-    assert [path for _, path in sections] == [f"Part {n}" for n in range(1, 5)]
+    sections = locate_sections(text, ((1, "Guide"), *((2, f"Part {n}") for n in range(1, 5))))
+    assert [path for _, path in sections] == ["Guide", *(f"Guide › Part {n}" for n in range(1, 5))]
     doc = Document("d", "d", text, "d.md", "0", sections=sections)
     chunks = chunk_document(doc, ChunkConfig(chunk_tokens=60, overlap_tokens=20))
-    starts = [start for start, _ in sections]
+    starts = [start for start, _ in sections[2:]]  # Part 2 to 4 (Part 1 shares Guide's chunk)
     for c in chunks:
         assert not any(c.start < s < c.end for s in starts), c.text
-    assert {c.start for c in chunks} >= set(starts)
+    assert {c.start for c in chunks} >= set(starts) and chunks[0].start == 0
+    assert chunks[0].text.startswith("Guide\n\nPart 1\n\nSentence 0")
     assert any(a.end > b.start for a, b in itertools.pairwise(chunks)), "overlap within a section is kept"
