@@ -14,6 +14,9 @@ position 0, the [CLS] token, for "no answer here"):
 - the context with the answer's sentence cut out, as no-answer (the hard negative: same topic,
   the words around it, but not the fact);
 - the question against a window of another example's context (the easy negative);
+- the question with one of its names or numbers swapped for one the context does not hold,
+  against the window that answered it, as no-answer (SQuAD 2.0's "entity swap": the passage is
+  on topic, the words almost match, but it is about someone or something else);
 - small talk against random windows;
 - the data's own unanswerable examples.
 """
@@ -41,6 +44,11 @@ SMALL_TALK = (
     "hello?", "good night", "i love you", "you are wrong", "asdf", "yes", "no", "why?", "hmm",
 )
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2}")
+NUMBER = re.compile(r"\b\d[\d,]*\b")
+QUESTION_OPENERS = frozenset(
+    "what when who whom whose which where why how in on at by for from during after before "
+    "the a an did does do is are was were has have had can could according name i".split())
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,8 @@ class TrainConfig:
     cut_sentence: float = 0.25
     """Chance that an example also gives its context with the answer's sentence cut out."""
     other_context: float = 0.08
+    swap_entity: float = 0.6
+    """Chance that an answerable example also gives its question with a name or number swapped."""
     small_talk: int = 600
     covid_context_chars: int = 3000
     """COVID-QA contexts are whole papers: read this many characters around the answer."""
@@ -79,6 +89,7 @@ def build_examples(rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig)
         return windows(question_ids(tokenizer, question), enc.ids, enc.offsets, cfg.max_len, cfg.stride)
 
     contexts = [r["context"] for r in rows]
+    names, numbers = entity_pool(rows)
     for row in rows:
         context, question = row["context"], row["question"]
         answer = row["answers"][0] if row["answers"] else None
@@ -111,6 +122,13 @@ def build_examples(rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig)
                 ws = encode(question, cut)
                 w = ws[min(range(len(ws)), key=lambda i: abs((ws[i].offsets or [(0, 0)])[0][0] - lo + 300))]
                 out.append((w.ids, w.type_ids, 0, 0))
+        if rng.random() < cfg.swap_entity:
+            swapped = swap_entity(question, context, names, numbers, rng)
+            if swapped is not None:
+                w = next((w for w in encode(swapped, context)
+                          if w.offsets and w.offsets[0][0] <= a_start and w.offsets[-1][1] >= a_end), None)
+                if w is not None:
+                    out.append((w.ids, w.type_ids, 0, 0))
         if rng.random() < cfg.other_context:
             other = rng.choice(contexts)
             if other is not row["context"]:
@@ -121,6 +139,44 @@ def build_examples(rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig)
         out.append((w.ids, w.type_ids, 0, 0))
     rng.shuffle(out)
     return out
+
+
+def entity_pool(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Names (runs of capitalised words) and numbers seen in the questions, to swap in."""
+    names: set[str] = set()
+    numbers: set[str] = set()
+    for row in rows:
+        names.update(m.group() for m in NAME.finditer(row["question"]) if m.start() > 0)
+        numbers.update(NUMBER.findall(row["question"]))
+    return sorted(names), sorted(numbers)
+
+
+def swap_entity(question: str, context: str, names: list[str], numbers: list[str],
+                rng: random.Random) -> str | None:
+    """`question` with one name or number the context holds swapped for one it does not hold
+    (of the same shape: as many words, as many digits), or None when it has none to swap."""
+    spots: list[tuple[int, int, str]] = []
+    for m in NAME.finditer(question):
+        words = m.group().split()
+        lo = m.start()
+        while words and words[0].lower() in QUESTION_OPENERS:
+            lo += len(words[0]) + 1
+            words = words[1:]
+        if words and " ".join(words) in context:
+            spots.append((lo, lo + len(" ".join(words)), "name"))
+    spots += [(m.start(), m.end(), "number") for m in NUMBER.finditer(question) if m.group() in context]
+    if not spots:
+        return None
+    lo, hi, kind = rng.choice(spots)
+    old = question[lo:hi]
+    pool = names if kind == "name" else numbers
+    lowered = context.lower()
+    for _ in range(20):
+        new = rng.choice(pool)
+        if (new.lower() not in lowered and len(new.split()) == len(old.split())
+                and (kind == "name" or len(new) == len(old))):
+            return question[:lo] + new + question[hi:]
+    return None
 
 
 def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Path:
