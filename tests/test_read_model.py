@@ -133,3 +133,27 @@ def test_a_missing_or_damaged_model_is_a_model_error(tmp_path: Path, pottery: As
     (tmp_path / "reader.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match=r"cannot load the reader model .*(InvalidProtobuf|Load model)"):
         ModelReader(heuristic.sentences, heuristic, model_dir=tmp_path)
+
+
+def test_swapped_name_negatives_ask_about_something_the_context_does_not_hold() -> None:
+    """The made unanswerable questions of training: one name or number the context holds is
+    swapped for one it does not hold, of the same shape; no swap when there is nothing to swap."""
+    import random
+
+    from rag.train_reader import entity_pool, swap_entity
+
+    context = "In 2016 the Long March 5 rocket first flew from Wenchang, built by CALT."
+    rows = [{"question": q} for q in ("When did Ariane 6 fly?", "What did Boeing build in 1998?",
+                                      "Who visited Kourou in 2021?")]
+    names, numbers = entity_pool(rows)
+    assert "Ariane" in names and "Boeing" in names and "What" not in names and "1998" in numbers
+    rng = random.Random(1)
+    question = "When did the Long March 5 fly from Wenchang in 2016?"
+    made = [swap_entity(question, context, names, numbers, rng) for _ in range(30)]
+    swapped = [m for m in made if m is not None]  # "Long March" has no two-word name to become, "5" no digit
+    assert len(swapped) >= 8
+    for m in swapped:
+        changed = set(m.split()) - set(question.split())
+        assert m.startswith("When did ") and len(changed) == 1
+        assert changed.pop().strip("?").lower() not in context.lower()
+    assert swap_entity("when did it fly?", context, names, numbers, rng) is None
