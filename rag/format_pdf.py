@@ -31,8 +31,9 @@ _PDFIUM = threading.Lock()
 """PDFium is not thread-safe: one document at a time in this process."""
 _PASSWORD_ERROR = 4
 """FPDF_ERR_PASSWORD: the document needs a password."""
-_SOFT_HYPHENS = frozenset((0x02, 0xFFFE))
-"""PDFium's marks for a hyphen at a line's end: the word goes on."""
+_SOFT_HYPHEN_MARK = str.maketrans({"\x02": "\x00", "\ufffe": "\x00"})
+"""PDFium's marks for a hyphen at a line's end (the word goes on), made one mark."""
+_VISIBLE = re.compile(r"\S")
 PARAGRAPH_GAP = 1.3
 """A line further below the last than this many usual line pitches starts a paragraph."""
 HEADING_SIZE = 1.1
@@ -81,18 +82,21 @@ def _page_lines(textpage: Any, page: int) -> list[_Line]:
     import pypdfium2.raw as pdfium_c
 
     count = pdfium_c.FPDFText_CountChars(textpage)
-    codes = [pdfium_c.FPDFText_GetUnicode(textpage, i) for i in range(count)]
+    text = textpage.get_text_range(errors="replace")
+    if len(text) != count:  # not one character a char index (rare): ask char by char
+        text = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(count))
+    text = text.translate(_SOFT_HYPHEN_MARK)
     x, y = ctypes.c_double(), ctypes.c_double()
     lines: list[_Line] = []
     start = 0
-    for end in [*(i for i, code in enumerate(codes) if code == 0x0A), count]:
-        chars = codes[start:end]
-        first = next((start + k for k, code in enumerate(chars) if not chr(code).isspace()), None)
+    for row in text.split("\n"):
+        first = _VISIBLE.search(row)
         if first is not None:
-            pdfium_c.FPDFText_GetCharOrigin(textpage, first, x, y)
-            words = "".join("\x00" if code in _SOFT_HYPHENS else chr(code) for code in chars if code != 0x0D)
-            lines.append(_Line(words, round(pdfium_c.FPDFText_GetFontSize(textpage, first), 1), y.value, page))
-        start = end + 1
+            at = start + first.start()
+            pdfium_c.FPDFText_GetCharOrigin(textpage, at, x, y)
+            lines.append(_Line(row.replace("\r", ""), round(pdfium_c.FPDFText_GetFontSize(textpage, at), 1),
+                               y.value, page))
+        start += len(row) + 1
     return lines
 
 
