@@ -43,6 +43,11 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
     if title is not None:
         objects.append(f"<< /Title ({escape(title)}) >>".encode("latin-1"))
         info = f" /Info {len(objects)} 0 R"
+    return pdf_file(objects, info)
+
+
+def pdf_file(objects: list[bytes], trailer: str = "") -> bytes:
+    """A PDF file of `objects` (numbered from 1, the first the catalog), xref offsets computed."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -51,7 +56,7 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{trailer} >>\n".encode()
     out += b"startxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
 
@@ -457,15 +462,7 @@ def layout_pdf(lines: list[tuple[float, float, str]]) -> bytes:
         b"/Contents 5 0 R >>",
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
     ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def test_pdf_paragraphs_and_headings_come_from_the_layout(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from ui.api import create_app
 from ui.config import ServerConfig
 
 from .conftest import ROOT, SMALL_CORPUS, write_corpus
+from .test_ingest import pdf_file
 
 DEV_QUESTIONS = [json.loads(line)["question"] for line in
                  (ROOT / "eval" / "questions" / "xian-dev.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -130,18 +131,9 @@ def _flate_bomb_pdf() -> bytes:
     import zlib
 
     data = zlib.compress(b"0 0 Td " * 10_000_000, 9)
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << >> >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for i, obj in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    return pdf_file([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                     b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << >> >>",
+                     b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"])
 
 
 def test_hostile_files_are_named_and_the_rest_indexed(tmp_path: Path) -> None:
