@@ -173,8 +173,11 @@ class DocsWatcher:
         return report.changed
 
     def start(self) -> None:
+        """Watch from a background thread until `close`; changes from this call on count (the
+        folder is looked at now, before the thread starts, not whenever it first runs)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._watch, name="rag-watch-docs", daemon=True)
+            seen = self.snapshot()
+            self._thread = threading.Thread(target=self._watch, args=(seen,), name="rag-watch-docs", daemon=True)
             self._thread.start()
 
     def close(self) -> None:
@@ -183,8 +186,7 @@ class DocsWatcher:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def _watch(self) -> None:
-        built = self.snapshot()
+    def _watch(self, built: Snapshot) -> None:
         while not self._stop.wait(self.poll_seconds):
             try:
                 now = self.snapshot()
