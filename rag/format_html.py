@@ -93,7 +93,7 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
             stack.pop()
             if node is root:
                 continue
-            if node.name in _HEADINGS and heading is not None and node.name == f"h{level}":
+            if heading is not None and node.name == f"h{level}":
                 words = " ".join("".join(heading).split())
                 if words:
                     headings.append((level, words))

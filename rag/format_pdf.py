@@ -118,22 +118,23 @@ def _layout(lines: list[_Line]) -> tuple[str, tuple[tuple[int, str], ...]]:
     previous: _Line | None = None
     for line in lines:
         heading = line.size in level
+        # A heading set over two lines of one size is one heading.
+        goes_on = heading and previous is not None and previous.size == line.size and line.page == previous.page
         if previous is None:
             pass
-        elif heading and previous.size == line.size and line.page == previous.page:
-            parts.append(" ")  # a heading set over two lines is one heading
-            headings[-1] = (headings[-1][0], f"{headings[-1][1]} {' '.join(line.text.split())}")
-            parts.append(line.text)
-            previous = line
-            continue
+        elif goes_on:
+            parts.append(" ")
         elif (line.page != previous.page or heading or previous.size in level
               or previous.baseline - line.baseline > pitch * PARAGRAPH_GAP
               or previous.baseline < line.baseline):
             parts.append("\n\n")
         else:
             parts.append("\n")
-        if heading:
-            headings.append((level[line.size], " ".join(line.text.split())))
+        words = " ".join(line.text.split())
+        if goes_on:
+            headings[-1] = (headings[-1][0], f"{headings[-1][1]} {words}")
+        elif heading:
+            headings.append((level[line.size], words))
         parts.append(line.text)
         previous = line
     text = "".join(parts)

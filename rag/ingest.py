@@ -45,6 +45,11 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+def is_hidden(path: Path, docs_dir: Path) -> bool:
+    """A file, or one inside a folder, whose name starts with "." is not a document."""
+    return any(part.startswith(".") for part in path.relative_to(docs_dir).parts)
+
+
 def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], list[Path]]:
     """Return (files to read, files skipped for their type), sorted; links are not followed."""
     if not docs_dir.exists():
@@ -55,7 +60,7 @@ def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], li
     suffixes = supported_suffixes() if config.extensions is None else config.extensions
     root = docs_dir.resolve()
     for path in sorted(docs_dir.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(docs_dir).parts):
+        if is_hidden(path, docs_dir):
             continue
         if path.is_symlink():
             try:

@@ -9,7 +9,6 @@ next question is answered from the new one. Nothing is dropped and nothing waits
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +18,8 @@ from rag.build import build_index
 from rag.config import QueryLimits
 from rag.embed import Embedder
 from rag.errors import IndexBusyError, RagError
-from rag.formats import supported_suffixes
+from rag.formats import format_for
+from rag.ingest import is_hidden
 from rag.pipeline import Assistant, Trace
 from rag.store import live_generation
 from rag.types import Answer, Document
@@ -27,7 +27,42 @@ from rag.types import Answer, Document
 logger = logging.getLogger(__name__)
 
 
-class LiveAssistant:
+class _Poller:
+    """Calls `_poll` every `poll_seconds` from a background thread, from `start` to `close`;
+    an exception is logged and the thread goes on."""
+
+    poll_seconds: float
+    _name = "rag-poller"
+
+    def __init__(self, poll_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _poll(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Poll from a background thread until `close`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self._poll()
+            except Exception:  # the thread must outlive any one bad poll
+                logger.exception("%s", self._name)
+
+
+class LiveAssistant(_Poller):
     """An `Assistant` that follows `index_dir`: `refresh` (or the thread `start` runs, every
     `poll_seconds`) loads the live generation when it is not the one loaded, warms it up, then
     switches to it. A generation that cannot be loaded (damaged, another embedder) is logged
@@ -39,15 +74,15 @@ class LiveAssistant:
         poll_seconds: how often the thread looks at the index's CURRENT pointer.
     """
 
+    _name = "rag-live-index"
+
     def __init__(self, index_dir: Path | str, load: Callable[[], Assistant], poll_seconds: float = 0.5) -> None:
+        super().__init__(poll_seconds)
         self.index_dir = Path(index_dir)
-        self.poll_seconds = poll_seconds
         self._load = load
         self._assistant = load()
         self._skipped = ""
         self._refreshing = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def current(self) -> Assistant:
@@ -96,30 +131,14 @@ class LiveAssistant:
                            previous, fresh.generation, len(fresh.documents))
             return True
 
-    def start(self) -> None:
-        """Follow the index from a background thread until `close`."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._follow, name="rag-live-index", daemon=True)
-            self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _follow(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self.refresh()
-            except Exception:  # the thread must outlive any one bad generation
-                logger.exception("following the index in %s", self.index_dir)
+    def _poll(self) -> None:
+        self.refresh()
 
 
 Snapshot = tuple[tuple[str, int, int], ...]
 
 
-class DocsWatcher:
+class DocsWatcher(_Poller):
     """Re-ingests `docs_dir` into `index_dir` when a document is added, changed or removed
     (polled: each file's name, size and modification time, every `poll_seconds`; a change is
     built once it has held still for one more poll, so a file being copied is not read half
@@ -127,30 +146,28 @@ class DocsWatcher:
     that switched the index (the server's `LiveAssistant.refresh`).
     """
 
+    _name = "rag-watch-docs"
+
     def __init__(self, docs_dir: Path | str, index_dir: Path | str, embedder: Embedder,
                  on_built: Callable[[], object] | None = None, poll_seconds: float = 2.0) -> None:
+        super().__init__(poll_seconds)
         self.docs_dir = Path(docs_dir)
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.on_built = on_built
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._built: Snapshot = ()
 
     def snapshot(self) -> Snapshot:
         """(relative path, size, modification time) of every file a build would read."""
-        suffixes = supported_suffixes()
         found = []
-        for root, dirs, files in os.walk(self.docs_dir):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in files:
-                if name.lower().endswith(suffixes) and not name.startswith("."):
-                    path = os.path.join(root, name)
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        continue
-                    found.append((os.path.relpath(path, self.docs_dir), st.st_size, st.st_mtime_ns))
+        for path in self.docs_dir.rglob("*"):
+            if is_hidden(path, self.docs_dir) or format_for(path) is None:
+                continue
+            try:
+                st = path.stat()
+            except OSError:  # gone, or a broken link: the build names it
+                continue
+            found.append((path.relative_to(self.docs_dir).as_posix(), st.st_size, st.st_mtime_ns))
         return tuple(sorted(found))
 
     def build(self) -> bool:
@@ -176,25 +193,15 @@ class DocsWatcher:
         """Watch from a background thread until `close`; changes from this call on count (the
         folder is looked at now, before the thread starts, not whenever it first runs)."""
         if self._thread is None:
-            seen = self.snapshot()
-            self._thread = threading.Thread(target=self._watch, args=(seen,), name="rag-watch-docs", daemon=True)
-            self._thread.start()
+            self._built = self.snapshot()
+        super().start()
 
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _watch(self, built: Snapshot) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                now = self.snapshot()
-                if now == built or self._stop.wait(self.poll_seconds) or self.snapshot() != now:
-                    continue  # unchanged, closing, or still being written: look again
-                self.build()
-                built = now
-            except IndexBusyError:
-                continue
-            except Exception:  # the watcher must outlive any one bad build
-                logger.exception("watching %s", self.docs_dir)
+    def _poll(self) -> None:
+        now = self.snapshot()
+        if now == self._built or self._stop.wait(self.poll_seconds) or self.snapshot() != now:
+            return  # unchanged, closing, or still being written: look again
+        try:
+            self.build()
+        except IndexBusyError:
+            return  # another build holds the index: try again
+        self._built = now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,10 @@ def minilm_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.T
     embedder = make_embedder(MINILM)
     build_index(default_docs_copy, index, embedder)
     return Assistant.load(index, embedder, reader="heuristic")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a test's own server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import urllib.request
@@ -25,7 +24,7 @@ from rag.build import build_index
 from rag.embed_hash import HashEmbedder
 from rag.pipeline import Assistant
 
-from .conftest import SMALL_CORPUS, write_corpus
+from .conftest import SMALL_CORPUS, free_port, write_corpus
 
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,18 +63,12 @@ WALRUS_QUESTION = "What do walruses eat in the Arctic winter?"
 SERVED: dict[str, Path] = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Two static sites on their own origins, each pasting the widget snippet."""
     base: dict[str, str] = {}
     servers = []
-    api_port = _free_port()
+    api_port = free_port()
     for name in ("allowed", "denied"):
         folder = tmp_path_factory.mktemp(name)
         (folder / "index.html").write_text(

@@ -20,6 +20,8 @@ from ui.api import create_app
 from ui.config import ServerConfig
 from ui.security import default_hosts, route_of
 
+from .conftest import free_port
+
 ORIGIN_OK = "http://allowed.example"
 JOIN = "/gradio_api/queue/join"
 
@@ -115,12 +117,6 @@ def test_an_unknown_host_is_refused_against_dns_rebinding(page: TestClient) -> N
     assert "0.0.0.0" not in default_hosts("0.0.0.0", 7860)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_x_forwarded_for_from_loopback_is_not_a_new_client_without_trust_proxy(
     small_assistant: Assistant, tmp_path: Path
 ) -> None:
@@ -129,7 +125,7 @@ def test_x_forwarded_for_from_loopback_is_not_a_new_client_without_trust_proxy(
 
     from ui.server import uvicorn_config
 
-    port = _free_port()
+    port = free_port()
     config = ServerConfig(rate_per_minute=1, rate_burst=2, chat_page=False, feedback_path=tmp_path / "f.jsonl")
     server = uvicorn.Server(uvicorn_config(create_app(small_assistant, config), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -161,7 +157,7 @@ def live(small_assistant: Assistant, tmp_path: Path) -> Iterator[int]:
 
     from ui.server import uvicorn_config
 
-    port = _free_port()
+    port = free_port()
     config = ServerConfig(chat_page=False, feedback_path=tmp_path / "f.jsonl", max_body_seconds=1.0)
     server = uvicorn.Server(uvicorn_config(create_app(small_assistant, config), "127.0.0.1", port, head_seconds=1.0))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -4,7 +4,6 @@ failed request, and `--watch` re-ingests the documents folder when it changes.""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ from rag.embed_hash import HashEmbedder
 from rag.live import DocsWatcher, LiveAssistant
 from rag.pipeline import Assistant
 from rag.store import live_generation
-from tests.conftest import SMALL_CORPUS, write_corpus
+from tests.conftest import SMALL_CORPUS, free_port, write_corpus
 
 NEW_DOC = ("The Wednesday hills ride of the Riverside club is 38 km long. "
            "It leaves the boathouse at 6 pm.")
@@ -69,12 +68,6 @@ def test_a_generation_that_cannot_load_is_skipped_and_the_old_one_keeps_answerin
     assert not live.refresh()  # the damaged generation is not loaded again and again
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _post(port: int, question: str) -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/ask", data=json.dumps({"question": question}).encode(),
@@ -103,7 +96,7 @@ def test_a_server_under_load_switches_index_without_a_failed_request(tmp_path: P
     build_index(docs, index, HashEmbedder())
     live = _live(index, poll=0.5)
     config = ServerConfig(chat_page=False, rate_per_minute=1e6, rate_burst=10**6, feedback_path=tmp_path / "f.jsonl")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn_config(create_app(live, config), "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
