@@ -152,6 +152,13 @@ class Query:
             return self.text
         return (self.text[: -len(tail)] + self.question).strip()
 
+    def question_first(self) -> str:
+        """The question as asked, then what it leans on (the earlier turn and the carried
+        answer): what a reader that answers the first question it reads should read."""
+        if self.text == self.question or not self.text.endswith(self.question):
+            return self.text
+        return f"{self.question} {self.text[: -len(self.question)].strip()}"
+
 
 @dataclass(frozen=True, slots=True)
 class Passage:

@@ -159,6 +159,7 @@ def test_a_follow_up_carries_the_short_answer_of_the_turn_it_leans_on() -> None:
     assistant.ask("What does it burn?", history=["When did the Long March 5 rocket first fly?"])
     query, _ = reader.seen[-1]
     assert query.text == "When did the Long March 5 rocket first fly? 2016 What does it burn?"
+    assert query.question_first() == "What does it burn? When did the Long March 5 rocket first fly? 2016"
     # Asked cold (nothing remembered), the earlier turn is read again: the same query results.
     cold, cold_reader = _parts()
     cold.ask("What does it burn?", history=["When did the Long March 5 rocket first fly?"])
@@ -169,6 +170,7 @@ def test_a_follow_up_carries_the_short_answer_of_the_turn_it_leans_on() -> None:
     # A question that stands alone carries nothing.
     assistant.ask("Where does Cheddar cheese come from?", history=["When did the Long March 5 rocket first fly?"])
     assert reader.seen[-1][0].text == "Where does Cheddar cheese come from?"
+    assert reader.seen[-1][0].question_first() == "Where does Cheddar cheese come from?"
 
 
 def test_an_abstained_or_long_earlier_answer_is_not_carried() -> None:

@@ -109,6 +109,13 @@ def test_a_follow_up_is_read_with_what_the_earlier_answer_established(pottery: A
     assert answer.answer == "1994"
 
 
+def test_a_follow_up_is_answered_not_the_turn_it_leans_on(pottery: Assistant) -> None:
+    # The earlier question is answered in the same window: read first, it would be answered
+    # again ("1,280"), as it was when the model read the earlier turn first.
+    answer = pottery.ask("And earthenware?", history=["How hot is stoneware fired?"])
+    assert "1,100 degrees Celsius" in answer.answer and "1,280" not in answer.answer
+
+
 def test_reading_loads_no_torch(tmp_path: Path) -> None:
     write_corpus(tmp_path / "docs", POTTERY)
     build_index(tmp_path / "docs", tmp_path / "index", HashEmbedder())
