@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint install clean-index eval bench load fuzz attack train-reader
+.PHONY: run test test-fast lint install clean-index eval eval-docs bench load fuzz attack train-reader
 
 install: $(STAMP)
 
@@ -37,6 +37,13 @@ eval: $(STAMP)
 	$(BIN)/rag eval --questions eval/questions/xian-dev.jsonl --docs docs --name xian-dev --reports eval/reports
 	$(BIN)/rag eval --questions $(SQUAD)/questions.jsonl --docs $(SQUAD)/docs --name squad-public --reports eval/reports
 	$(BIN)/rag eval --questions eval/userdocs/questions.jsonl --docs eval/userdocs/docs --name userdocs --reports eval/reports
+
+## The whole Python 3.11 manual (Debian's python3.11-doc): ingest, re-ingest after one changed
+## page, eval/pydocs scored with both readers, a real server's RSS and latency; reports in
+## eval/reports/pydocs-*. About 25 minutes on 2 cores.
+eval-docs: $(STAMP)
+	test -f /usr/share/doc/python3.11/html/index.html || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc)
+	$(BIN)/python eval/docs_bench.py
 
 ## Retrain the shipped reader (rag/models/reader/) from ../shared/qa-train: seeded, resumable
 ## (checkpoints in build/reader/), about 90 minutes on 2 cores; then export and calibrate.

@@ -16,7 +16,7 @@ from rag.embed import Embedder
 from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError
 from rag.indexes import build_vector_index, resolve_kind
-from rag.ingest import load_documents
+from rag.ingest import INGEST_VERSION, load_documents
 from rag.store import (
     FORMAT_VERSION,
     Manifest,
@@ -30,6 +30,12 @@ from rag.store import (
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
+
+CHUNK_VECTORS = "sentences"
+"""Chunk vectors are the length-weighted mean of their sentences' vectors, not embedded again:
+on the Python manual, chunk texts are about half the tokens an index embeds, and on
+squad-public evidence@1 is the same (0.857 against 0.855 with the heuristic reader, 0.850
+against 0.849 with the model; chunk hit@1 0.882 against 0.893)."""
 
 
 class Progress(Protocol):
@@ -78,10 +84,11 @@ def build_index(
     began = time.perf_counter()
     cfg = Settings() if settings is None else settings
     index_path = Path(index_dir)
-    report = load_documents(docs_dir, cfg.ingest)
-    documents = report.documents
     with build_lock(index_path):
-        previous = _load_previous(index_path, embedder, cfg)
+        before = _load_previous(index_path)
+        report = load_documents(docs_dir, cfg.ingest, _known_documents(before))
+        documents = report.documents
+        previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
         old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
         reuse = {
             d.doc_id for d in documents
@@ -104,7 +111,7 @@ def build_index(
         if previous is not None:
             for doc_id in reuse:
                 chunks_by_doc[doc_id] = [c for c in previous.chunks if c.doc_id == doc_id]
-        fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress)
+        fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress, _known_sentences(previous))
         vectors_by_doc.update(fresh_vectors[0])
         sentence_vectors_by_doc.update(fresh_vectors[1])
 
@@ -127,6 +134,8 @@ def build_index(
             n_chunks=len(all_chunks),
             n_sentences=len(table),
             chunker_version=CHUNKER_VERSION,
+            ingest_version=INGEST_VERSION,
+            chunk_vectors=CHUNK_VECTORS,
         )
         write_index(
             index_path,
@@ -175,22 +184,32 @@ def document_sentences(chunks: list[Chunk]) -> list[tuple[int, int]]:
     return sorted({(s.start, s.end) for c in chunks for s in c.sentences})
 
 
-def _load_previous(index_dir: Path, embedder: Embedder, cfg: Settings) -> StoredIndex | None:
-    """The current index if its vectors can be reused with these settings, else None."""
+def _load_previous(index_dir: Path) -> StoredIndex | None:
+    """The current index, if there is one this version can read."""
     try:
-        previous = load_index(index_dir)
+        return load_index(index_dir)
     except IndexNotBuiltError:
         return None
     except IndexMismatchError as exc:
         logger.warning("previous index is not reusable (%s); building from scratch", exc)
         return None
-    m = previous.manifest
-    if (m.embedder, m.dim, m.chunk_config, m.chunker_version) != (
-        embedder.name, embedder.dim, cfg.chunk, CHUNKER_VERSION
+
+
+def _vectors_reusable(m: Manifest, embedder: Embedder, cfg: Settings) -> bool:
+    """Whether the vectors of an index with manifest `m` are what this build would make."""
+    if (m.embedder, m.dim, m.chunk_config, m.chunker_version, m.chunk_vectors) != (
+        embedder.name, embedder.dim, cfg.chunk, CHUNKER_VERSION, CHUNK_VECTORS
     ):
         logger.info("embedder, chunk settings or chunking rules changed; re-embedding every document")
-        return None
-    return previous
+        return False
+    return True
+
+
+def _known_documents(previous: StoredIndex | None) -> dict[str, Document]:
+    """Source path -> document of the index before, if the same readers made it."""
+    if previous is None or previous.manifest.ingest_version != INGEST_VERSION:
+        return {}
+    return {d.source: d for d in previous.documents}
 
 
 def _index_config(cfg: Settings, n_vectors: int) -> IndexConfig:
@@ -223,27 +242,62 @@ def _embed_fresh(
     chunks_by_doc: dict[str, list[Chunk]],
     embedder: Embedder,
     progress: Progress | None,
+    known: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Embed the chunks and sentences of new or changed documents, in one stream of batches."""
-    texts: list[str] = []
-    bounds: list[tuple[str, int, int, int]] = []
-    for doc in fresh:
-        chunks = chunks_by_doc[doc.doc_id]
-        sentences = document_sentences(chunks)
-        first = len(texts)
-        texts.extend(c.text for c in chunks)
-        texts.extend(doc.text[a:b] for a, b in sentences)
-        bounds.append((doc.doc_id, first, first + len(chunks), len(texts)))
+    """The chunk and sentence vectors of new or changed documents. Each distinct sentence text
+    is embedded once (headings, notes and code lines repeat across a documentation site), and
+    not at all when `known` (text -> vector, from the index before) holds it; a chunk's vector
+    is the mean of its sentences' vectors, weighted by their length."""
+    spans = {doc.doc_id: document_sentences(chunks_by_doc[doc.doc_id]) for doc in fresh}
+    known = {} if known is None else known
+    todo = list(dict.fromkeys(
+        text for doc in fresh for a, b in spans[doc.doc_id]
+        if (text := doc.text[a:b]) not in known
+    ))
     if progress is not None:
-        progress.start(len(texts), "embedding")
+        progress.start(len(todo), "embedding")
     try:
-        vectors = embedder.embed(texts, progress=progress.advance if progress else None)
+        vectors = embedder.embed(todo, progress=progress.advance if progress else None)
     finally:
         if progress is not None:
             progress.close()
-    chunk_vectors = {doc_id: vectors[a:b] for doc_id, a, b, _ in bounds}
-    sentence_vectors = {doc_id: vectors[b:c] for doc_id, _, b, c in bounds}
+    row = {text: i for i, text in enumerate(todo)}
+    chunk_vectors: dict[str, np.ndarray] = {}
+    sentence_vectors: dict[str, np.ndarray] = {}
+    for doc in fresh:
+        doc_spans = spans[doc.doc_id]
+        texts = [doc.text[a:b] for a, b in doc_spans]
+        sentences = np.array([vectors[row[t]] if t in row else known[t] for t in texts], dtype=np.float32)
+        sentence_vectors[doc.doc_id] = sentences.reshape(len(texts), embedder.dim)
+        chunk_vectors[doc.doc_id] = _chunk_vectors(chunks_by_doc[doc.doc_id], doc_spans, sentences, embedder.dim)
     return chunk_vectors, sentence_vectors
+
+
+def _chunk_vectors(chunks: list[Chunk], spans: list[tuple[int, int]], sentences: np.ndarray, dim: int) -> np.ndarray:
+    """Each chunk's vector: the mean of its sentences' vectors weighted by their length in
+    characters (the model's own pooling is a mean over tokens), scaled to unit length."""
+    where = {span: i for i, span in enumerate(spans)}
+    out = np.zeros((len(chunks), dim), dtype=np.float32)
+    for c, chunk in enumerate(chunks):
+        rows = [where[(s.start, s.end)] for s in chunk.sentences]
+        weights = np.array([max(1, s.end - s.start) for s in chunk.sentences], dtype=np.float32)
+        out[c] = weights @ sentences[rows] if rows else 0.0
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out /= np.maximum(norms, 1e-12)
+    return out
+
+
+def _known_sentences(previous: StoredIndex | None) -> dict[str, np.ndarray]:
+    """Text -> vector of every sentence of the index before: a changed page keeps the vectors
+    of the sentences it still has."""
+    if previous is None:
+        return {}
+    texts = [d.text for d in previous.documents]
+    table = previous.sentences
+    return {
+        texts[int(d)][int(a):int(b)]: previous.sentence_vectors[i]
+        for i, (d, a, b) in enumerate(zip(table.doc, table.start, table.end, strict=True))
+    }
 
 
 def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:

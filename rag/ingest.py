@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,8 +82,12 @@ def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], li
     return wanted, skipped
 
 
-def load_documents(docs_dir: Path | str, config: IngestConfig | None = None) -> IngestReport:
+def load_documents(
+    docs_dir: Path | str, config: IngestConfig | None = None, known: Mapping[str, Document] | None = None,
+) -> IngestReport:
     """Read every supported file under `docs_dir`; a bad file is reported, never fatal.
+    `known` (source path -> Document, from the index before) spares reading a file again
+    whose bytes are the same: a documentation site re-ingests in seconds after one page changed.
 
     Raises:
         EmptyCorpusError: the folder is missing, or no file in it could be read.
@@ -97,7 +101,7 @@ def load_documents(docs_dir: Path | str, config: IngestConfig | None = None) -> 
     texts: dict[str, Path] = {}
     for path in paths:
         try:
-            doc = read_document(path, root, cfg)
+            doc = read_document(path, root, cfg, known)
             if doc.text in texts:
                 raise IngestError(path, f"has the same text as {texts[doc.text]}; indexed once")
         except IngestError as exc:
@@ -117,8 +121,11 @@ def load_documents(docs_dir: Path | str, config: IngestConfig | None = None) -> 
     return IngestReport(tuple(documents), tuple(errors), tuple(skipped))
 
 
-def read_document(path: Path, root: Path, config: IngestConfig | None = None) -> Document:
-    """Read one file into a Document. Raises IngestError naming the file and the problem."""
+def read_document(
+    path: Path, root: Path, config: IngestConfig | None = None, known: Mapping[str, Document] | None = None,
+) -> Document:
+    """Read one file into a Document (the one in `known` under its path, if its bytes are the
+    same). Raises IngestError naming the file and the problem."""
     cfg = IngestConfig() if config is None else config
     try:
         size = path.stat().st_size
@@ -127,6 +134,11 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    rel = path.relative_to(root)
+    sha256 = hashlib.sha256(data).hexdigest()
+    before = None if known is None else known.get(rel.as_posix())
+    if before is not None and before.sha256 == sha256:
+        return dataclasses.replace(before, doc_id=rel.with_suffix("").as_posix())
     file_format = format_for(path)
     if file_format is None:
         raise IngestError(path, f"is not a {describe_suffixes()} file")
@@ -141,17 +153,20 @@ def read_document(path: Path, root: Path, config: IngestConfig | None = None) ->
     if not text.strip():
         raise IngestError(path, "holds no text")
     sections = locate_sections(text, extracted.headings)
-    rel = path.relative_to(root)
-    doc_id = rel.with_suffix("").as_posix()
     return Document(
-        doc_id=doc_id,
+        doc_id=rel.with_suffix("").as_posix(),
         title=title.strip() or _title_from_name(path),
         text=text,
         source=rel.as_posix(),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         metadata=tuple(sorted(metadata.items())),
         sections=sections,
     )
+
+
+INGEST_VERSION = 1
+"""Bumped when a format's reader changes what it makes of a file: an index built by another
+version has its documents read again, not taken as they were."""
 
 
 _PERMALINKS = "¶§🔗 "

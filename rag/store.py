@@ -69,6 +69,11 @@ class Manifest:
     n_chunks: int
     n_sentences: int
     chunker_version: int = 0
+    ingest_version: int = 0
+    """`rag.ingest.INGEST_VERSION` of the build: which readers made the documents' text."""
+    chunk_vectors: str = "embedded"
+    """How the chunk vectors were made: "embedded" (each chunk's text), or "sentences" (the
+    length-weighted mean of its sentences' vectors). An index without the field embedded them."""
     files: tuple[tuple[str, str], ...] = ()
     """(file name, sha256) of every data file of the generation."""
     created: str = ""
@@ -90,6 +95,8 @@ class Manifest:
             "n_chunks": self.n_chunks,
             "n_sentences": self.n_sentences,
             "chunker_version": self.chunker_version,
+            "ingest_version": self.ingest_version,
+            "chunk_vectors": self.chunk_vectors,
             "files": dict(self.files),
             "created": self.created,
         }
@@ -108,6 +115,8 @@ class Manifest:
             n_chunks=int(data["n_chunks"]),
             n_sentences=int(data["n_sentences"]),
             chunker_version=int(data.get("chunker_version", 0)),
+            ingest_version=int(data.get("ingest_version", 0)),
+            chunk_vectors=str(data.get("chunk_vectors", "embedded")),
             files=tuple(sorted(data.get("files", {}).items())),
             created=str(data.get("created", "")),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rag.ingest
 import rag.store
 from rag.build import build_index
 from rag.chunk import make_chunk_id
@@ -135,11 +137,18 @@ def check_consistent(stored: StoredIndex) -> None:
         )
         sentence = doc.text[int(a):int(b)]
         assert sentence and sentence == sentence.strip()
-    # Every vector belongs to its row: recomputing it from the text gives the same vector.
+    # Every vector belongs to its row: recomputing it from the text gives the same vector, and
+    # a chunk's vector is the length-weighted mean of its sentences' vectors, at unit length.
     embedder = HashEmbedder(stored.manifest.dim)
     if stored.manifest.embedder == "hash":
-        assert np.array_equal(all_vectors(stored), embedder.embed([c.text for c in stored.chunks]))
         assert np.array_equal(stored.sentence_vectors, embedder.embed(sentence_texts(stored)))
+    assert stored.manifest.chunk_vectors == "sentences"
+    for c, chunk in enumerate(stored.chunks):
+        d = next(i for i, doc in enumerate(stored.documents) if doc.doc_id == chunk.doc_id)
+        rows = [int(np.flatnonzero((table.doc == d) & (table.start == s.start) & (table.end == s.end))[0])
+                for s in chunk.sentences]
+        mean = np.array([s.end - s.start for s in chunk.sentences], dtype=np.float32) @ stored.sentence_vectors[rows]
+        np.testing.assert_allclose(all_vectors(stored)[c], mean / np.linalg.norm(mean), atol=1e-6)
     assert all_vectors(stored).dtype == np.float32
     assert stored.vectors.size == len(stored.chunks)
 
@@ -307,7 +316,7 @@ def test_progress_is_told_every_text(small_docs: Path, tmp_path: Path) -> None:
 
     build_index(small_docs, tmp_path / "index", HashEmbedder(), progress=Recorder())
     stored = load_index(tmp_path / "index")
-    total = len(stored.chunks) + len(stored.sentences)
+    total = len(set(sentence_texts(stored)))  # each distinct sentence once; chunks are not embedded
     assert events[0] == ("start", total)
     assert events[-1] == ("close", 0)
     assert sum(n for kind, n in events if kind == "advance") == total
@@ -362,10 +371,13 @@ def test_changing_one_document_embeds_only_that_document(
     new = load_index(index_dir)
     assert current(index_dir) != old_gen
     check_consistent(new)
-    # Only the changed document's chunks and sentences went through the embedder.
-    rockets_chunks = [c.text for c in new.chunks if c.doc_id == "rockets"]
-    assert sorted(embedder.texts) == sorted(rockets_chunks + sentence_texts(new, "rockets"))
+    # Only the changed document's new sentences went through the embedder, each once: the
+    # sentences it kept have their vectors from the index before, and chunks are not embedded.
+    new_sentences = set(sentence_texts(new, "rockets")) - set(sentence_texts(old))
+    assert sorted(embedder.texts) == sorted(new_sentences)
     assert "It now burns methane." in embedder.texts
+    kept = set(sentence_texts(new, "rockets")) & set(sentence_texts(old, "rockets"))
+    assert kept, "the edit kept some of the document's sentences"
     assert not any("Cheddar" in t or "Samsung" in t for t in embedder.texts)
     # The vectors of the unchanged documents are kept bit for bit.
     for doc_id in ("cheese", "chips"):
@@ -430,12 +442,79 @@ def test_changed_chunk_settings_re_embed_everything(small_docs: Path, tmp_path: 
     assert report.reused_documents == ()
     stored = load_index(index_dir)
     assert (stored.manifest.chunk_tokens, stored.manifest.overlap_tokens) == (16, 4)
-    assert len(embedder.texts) == len(stored.chunks) + len(stored.sentences)
+    assert sorted(embedder.texts) == sorted(set(sentence_texts(stored)))
     check_consistent(stored)
     # And back: the settings are compared, not merely the files.
     again = CountingEmbedder()
     assert build_index(small_docs, index_dir, again, settings).changed is False
     assert again.texts == []
+
+
+def test_a_rebuild_reads_only_the_files_that_changed(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    old = load_index(index_dir)
+    read: list[str] = []
+    real = rag.ingest.format_for
+
+    def counting(path: Path | str) -> object:
+        found = real(path)
+        if found is None:
+            return None
+
+        def reading(file: Path, data: bytes) -> object:
+            read.append(file.name)
+            return found.read(file, data)
+
+        return dataclasses.replace(found, read=reading)
+
+    monkeypatch.setattr(rag.ingest, "format_for", counting)
+    (small_docs / "rockets.txt").write_text("The Long March 5 rocket first flew in 2016.", encoding="utf-8")
+    build_index(small_docs, index_dir, HashEmbedder())
+    assert read == ["rockets.txt"], "unchanged files are taken from the index before"
+    new = load_index(index_dir)
+    for doc_id in ("cheese", "chips"):
+        was = next(d for d in old.documents if d.doc_id == doc_id)
+        assert next(d for d in new.documents if d.doc_id == doc_id) == was
+    # An index whose documents other readers made has every file read again.
+    manifest = index_dir / current(index_dir) / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["ingest_version"] = 0
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    read.clear()
+    build_index(small_docs, index_dir, HashEmbedder())
+    assert sorted(read) == sorted(p.name for p in small_docs.iterdir())
+
+
+def test_a_sentence_repeated_across_documents_is_embedded_once(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    note = "Changed in version 3.2: the default is now 100."
+    for name in ("a", "b", "c"):
+        (docs / f"{name}.md").write_text(f"# Page {name}\n\nThe page {name} says one thing.\n\n{note}\n",
+                                          encoding="utf-8")
+    embedder = CountingEmbedder()
+    build_index(docs, tmp_path / "index", embedder)
+    stored = load_index(tmp_path / "index")
+    assert embedder.texts.count(note) == 1
+    assert sentence_texts(stored).count(note) == 3, "each page still has the sentence in its table"
+    rows = [i for i, t in enumerate(sentence_texts(stored)) if t == note]
+    assert all(np.array_equal(stored.sentence_vectors[r], stored.sentence_vectors[rows[0]]) for r in rows)
+
+
+def test_an_index_whose_chunk_vectors_were_embedded_is_built_again(small_docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    manifest = index_dir / current(index_dir) / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    del data["chunk_vectors"]  # as an index built before chunk vectors came from sentences
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    assert read_manifest(index_dir).chunk_vectors == "embedded"
+    report = build_index(small_docs, index_dir, CountingEmbedder())
+    assert report.changed and report.reused_documents == ()
+    assert read_manifest(index_dir).chunk_vectors == "sentences"
 
 
 def test_changed_embedder_re_embeds_everything(small_docs: Path, tmp_path: Path) -> None:
