@@ -290,6 +290,23 @@ def test_build_then_load_describes_itself(small_docs: Path, tmp_path: Path) -> N
     assert "It is aged for nine months or longer." in sentences
 
 
+def test_a_question_is_searched_on_one_thread_and_a_build_on_every_core() -> None:
+    import os
+
+    import faiss
+
+    from rag.index_faiss import FaissIndex
+
+    vectors = np.random.default_rng(0).standard_normal((500, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = FaissIndex.build(vectors)
+    assert faiss.omp_get_max_threads() == (os.cpu_count() or 1)
+    index.search(vectors[:1], 5)
+    assert faiss.omp_get_max_threads() == 1, "OpenMP threads for one question fight the embedder's"
+    index.search(vectors[:100], 5)
+    assert faiss.omp_get_max_threads() == (os.cpu_count() or 1)
+
+
 def test_loaded_faiss_agrees_with_brute_force_over_chunk_vectors(small_docs: Path, tmp_path: Path) -> None:
     build_index(small_docs, tmp_path / "index", HashEmbedder())
     stored = load_index(tmp_path / "index")
