@@ -78,6 +78,14 @@ def timed(args: list[str]) -> tuple[float, float, str]:
     return seconds, (peak / 1024 if peak > before else float("nan")), lines[-1] if lines else ""
 
 
+def _short(path: Path) -> str:
+    """`path` relative to the working folder where it lies below it (reports name no home folders)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def index_figures(index: Path) -> dict[str, Any]:
     """Counts and size of the live generation, and chunks holding navigation words."""
     from rag.store import load_index
@@ -168,8 +176,8 @@ def main() -> int:
     result["reingest_one_page_s"] = [changed[0], restored[0]]
     print(f"  re-ingest after one changed page: {changed[0]:.1f} s, {restored[0]:.1f} s back", flush=True)
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    timed([rag, "eval", "--questions", str(QUESTIONS), "--docs", str(docs), "--index", str(index),
-           "--name", "pydocs", "--reports", str(REPORTS)])  # both readers, side by side
+    timed([rag, "eval", "--questions", _short(QUESTIONS), "--docs", _short(docs), "--index", _short(index),
+           "--name", "pydocs", "--reports", _short(REPORTS)])  # both readers, side by side
     for reader in ("model", "heuristic"):
         report = json.loads((REPORTS / f"pydocs-{reader}.json").read_text(encoding="utf-8"))["overall"]
         result[f"eval_{reader}"] = {k: report.get(k) for k in (
