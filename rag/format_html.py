@@ -74,7 +74,7 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
 
     A heading's words are collected into `headings`; a <dt> runs on into its <dd> (a
     reference manual's term, e.g. a setting's name, stays beside its description); cells of a
-    row are one line; the line breaks of a <pre> are kept."""
+    row are one line, paragraphs inside a cell included; the line breaks of a <pre> are kept."""
     from bs4.element import CData, NavigableString, Tag
 
     stack = [(root, iter(root.contents))]
@@ -82,9 +82,10 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
     level = 0
     glue = False  # after a </dt>: the marks up to the next words are one space
     pre = 0
+    cell = 0  # inside a <td>/<th>: its blocks (Sphinx and MkDocs wrap cells in <p>) stay on the row's line
 
     def mark() -> str:
-        return " " if glue else _PARAGRAPH
+        return " " if glue or cell else _PARAGRAPH
 
     while stack:
         node, children = stack[-1]
@@ -100,6 +101,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
                 heading = None
             if node.name == "pre":
                 pre -= 1
+            if node.name in _CELL_TAGS:
+                cell -= 1
             if node.name == "dt":
                 yield " "
                 glue = True
@@ -115,6 +118,7 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
             if child.name in _BLOCK_TAGS:
                 yield mark()
             elif child.name in _CELL_TAGS:
+                cell += 1
                 yield " "
             stack.append((child, iter(child.contents)))
         elif type(child) in (NavigableString, CData):  # not comments, doctypes, declarations

@@ -164,7 +164,7 @@ def read_document(
     )
 
 
-INGEST_VERSION = 1
+INGEST_VERSION = 2
 """Bumped when a format's reader changes what it makes of a file: an index built by another
 version has its documents read again, not taken as they were."""
 

@@ -227,6 +227,15 @@ def test_html_keeps_main_content_rows_terms_code_lines_and_sections(tmp_path: Pa
     assert doc.section_at(doc.text.index("30 pounds")) == "Riverside Cycling Club › Join"
 
 
+def test_a_table_whose_cells_hold_paragraphs_is_still_a_row_a_line(tmp_path: Path) -> None:
+    # Sphinx (the Python manual) and MkDocs wrap every cell's text in <p>.
+    page = ("<html><body><main><table><thead><tr><th><p>Type code</p></th><th><p>C Type</p></th>"
+            "<th><p>Minimum size in bytes</p></th></tr></thead><tbody><tr><td><p>'d'</p></td>"
+            "<td><p>double</p></td><td><p>8</p></td></tr></tbody></table><p>After.</p></main></body></html>")
+    doc = load_one(tmp_path, "array.html", page)
+    assert doc.text.split("\n\n") == ["Type code C Type Minimum size in bytes", "'d' double 8", "After."]
+
+
 def test_html_without_title_uses_h1(tmp_path: Path) -> None:
     doc = load_one(tmp_path, "page.htm", "<html><body><h1>Big <em>news</em></h1><p>Body.</p></body></html>")
     assert doc.title == "Big news"
