@@ -274,7 +274,7 @@ def table(r: dict[str, Any]) -> list[str]:
         ("POST /api/ask, 32 clients", f"{h['thirty_two']['throughput_rps']:.0f} answers/s, "
          f"p95 {h['thirty_two']['p95_ms']:.0f} ms",
          f"{h['thirty_two']['errors']} errors (target with the model reader >= 100/s)"),
-        ("ingest, whole build (chunks + sentences embedded)", f"{i['build_chunks_per_s']:.1f} chunks/s",
+        ("ingest, whole build (chunk and sentence vectors)", f"{i['build_chunks_per_s']:.1f} chunks/s",
          f"{i['chunks']} chunks, {i['sentences']} sentences in {i['build_s']:.1f} s"),
         ("plain SentenceTransformer.encode of the chunks", f"{i['plain_chunks_per_s']:.1f} chunks/s",
          f"build/plain = {i['ratio']:.2f} (target >= 2)"),
@@ -351,7 +351,8 @@ def main() -> int:
         if args.reuse_scale is not None:
             earlier = json.loads(args.reuse_scale.read_text(encoding="utf-8"))
             result["scale"], result["serve_1m"] = earlier["scale"], earlier.get("serve_1m")
-            result["scale_from"] = earlier.get("when", "an earlier run")
+            # An earlier run that reused its rows names the run that measured them.
+            result["scale_from"] = earlier.get("scale_from") or earlier.get("when", "an earlier run")
         else:
             print("scale ...", flush=True)
             result["scale"] = bench_scale(sizes, tmp)
