@@ -154,6 +154,7 @@ def ensure_index(
     backend: str | None = None,
     progress: Progress | None = None,
     model_cache: Path | None = None,
+    settings: Settings | None = None,
 ) -> tuple[Embedder, BuildReport | None]:
     """The embedder an index needs, after building or updating the index from `docs_dir` if given.
 
@@ -176,7 +177,7 @@ def ensure_index(
     embedder = make_embedder(name, backend, model_cache)
     if docs_dir is None:
         return embedder, None
-    return embedder, build_index(docs_dir, index_path, embedder, progress=progress)
+    return embedder, build_index(docs_dir, index_path, embedder, settings, progress=progress)
 
 
 def document_sentences(chunks: list[Chunk]) -> list[tuple[int, int]]:

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from rag.config import DEFAULT_READER, MINILM, READERS
+from rag.config import DEFAULT_READER, MINILM, READERS, IngestConfig, Settings
 from rag.embedders import EMBEDDERS
 from rag.errors import RagError, UsageError
 from rag.types import Answer, Question, source_label
@@ -151,6 +151,12 @@ def model_cache_from_env() -> Path | None:
     return Path(value) if value else None
 
 
+def command_settings() -> Settings:
+    """The settings of a build the `rag` command starts: files parsed by a process a core (the
+    command's entry point is safe to import again in a spawned process)."""
+    return Settings(ingest=IngestConfig(parse_workers=os.cpu_count() or 1))
+
+
 def _embedder(name: str) -> Embedder:
     """The embedder by name, on the backend and model cache the environment asks for."""
     from rag.embedders import make_embedder
@@ -162,7 +168,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.build import build_index
     from rag.formats import describe_suffixes
 
-    report = build_index(args.docs, args.index, _embedder(args.embedder), progress=TqdmProgress())
+    report = build_index(args.docs, args.index, _embedder(args.embedder), command_settings(), progress=TqdmProgress())
     for error in report.errors:
         print(printable(f"rag: skipped {error}"), file=sys.stderr)
     for path in report.skipped:
@@ -214,7 +220,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
     index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
     embedder = _embedder(args.embedder)
-    report = build_index(args.docs, index, embedder, progress=TqdmProgress())
+    report = build_index(args.docs, index, embedder, command_settings(), progress=TqdmProgress())
     for error in report.errors:
         print(printable(f"rag: skipped {error}"), file=sys.stderr)
     readers = [DEFAULT_READER, *(r for r in READERS if r != DEFAULT_READER)] if args.reader == "both" else [args.reader]
@@ -271,7 +277,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from rag.build import ensure_index
     from rag.pipeline import Assistant
 
-    embedder, report = ensure_index(args.index, args.docs, backend_from_env(), TqdmProgress(), model_cache_from_env())
+    embedder, report = ensure_index(args.index, args.docs, backend_from_env(), TqdmProgress(), model_cache_from_env(),
+                                    command_settings())
     for error in report.errors if report else ():
         print(printable(f"rag: skipped {error}"), file=sys.stderr)
     return _interactive(Assistant.load(args.index, embedder, reader=args.reader))

@@ -43,10 +43,16 @@ class IngestConfig:
     extensions: tuple[str, ...] | None = None
     """File suffixes to read (".md"); None reads every registered format (`rag.formats`)."""
     max_file_bytes: int = 50_000_000
+    parse_workers: int = 1
+    """Processes that parse files when there are many (`rag.ingest.PARALLEL_FROM`). More than
+    one spawns processes, which import the program's main module again: the `rag` command asks
+    for one a core; a script of yours that does needs an `if __name__ == "__main__":` guard."""
 
     def __post_init__(self) -> None:
         if self.max_file_bytes < 1:
             raise ConfigError(f"max_file_bytes must be >= 1, got {self.max_file_bytes}")
+        if self.parse_workers < 1:
+            raise ConfigError(f"parse_workers must be >= 1, got {self.parse_workers}")
         if self.extensions is not None and not self.extensions:
             raise ConfigError("extensions must name at least one file type (or be None for all)")
 

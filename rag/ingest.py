@@ -99,9 +99,11 @@ def load_documents(
     errors: list[IngestError] = []
     seen: dict[str, Path] = {}
     texts: dict[str, Path] = {}
-    for path in paths:
+    for path, outcome in zip(paths, _read_all(paths, root, cfg, known), strict=True):
         try:
-            doc = read_document(path, root, cfg, known)
+            if isinstance(outcome, IngestError):
+                raise outcome
+            doc = outcome
             if doc.text in texts:
                 raise IngestError(path, f"has the same text as {texts[doc.text]}; indexed once")
         except IngestError as exc:
@@ -121,12 +123,65 @@ def load_documents(
     return IngestReport(tuple(documents), tuple(errors), tuple(skipped))
 
 
+PARALLEL_FROM = 32
+"""With this many files to parse or more, and `IngestConfig.parse_workers` above one, they are
+parsed by a pool of processes (spawned, so a server's threads are never forked): parsing is
+pure Python and held one core of two while the other idled."""
+
+
 def read_document(
     path: Path, root: Path, config: IngestConfig | None = None, known: Mapping[str, Document] | None = None,
 ) -> Document:
     """Read one file into a Document (the one in `known` under its path, if its bytes are the
     same). Raises IngestError naming the file and the problem."""
-    cfg = IngestConfig() if config is None else config
+    data, sha256 = _read_bytes(path, IngestConfig() if config is None else config)
+    return _known(path, root, sha256, known) or _parse(path, root, data, sha256)
+
+
+def _read_all(
+    paths: Sequence[Path], root: Path, cfg: IngestConfig, known: Mapping[str, Document] | None,
+) -> list[Document | IngestError]:
+    """Each file's Document or the error that kept it out, in order; the files to parse are
+    parsed in a process pool when there are at least `PARALLEL_FROM` of them."""
+    outcomes: list[Document | IngestError | None] = [None] * len(paths)
+    todo: list[tuple[int, bytes, str]] = []
+    for i, path in enumerate(paths):
+        try:
+            data, sha256 = _read_bytes(path, cfg)
+        except IngestError as exc:
+            outcomes[i] = exc
+            continue
+        outcomes[i] = _known(path, root, sha256, known)
+        if outcomes[i] is None:
+            todo.append((i, data, sha256))
+    if len(todo) >= PARALLEL_FROM and cfg.parse_workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        jobs = [(paths[i], root, data, sha256) for i, data, sha256 in todo]
+        with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for (i, _, _), outcome in zip(todo, pool.map(_parse_job, jobs, chunksize=4), strict=True):
+                outcomes[i] = IngestError(*outcome) if isinstance(outcome, tuple) else outcome
+    else:
+        for i, data, sha256 in todo:
+            outcomes[i] = _parse_or_error(paths[i], root, data, sha256)
+    return [o for o in outcomes if o is not None]
+
+
+def _parse_job(job: tuple[Path, Path, bytes, str]) -> Document | tuple[Path, str]:
+    """`_parse` in a pool process; an IngestError comes back as (path, reason), which pickles."""
+    outcome = _parse_or_error(*job)
+    return (outcome.path, outcome.reason) if isinstance(outcome, IngestError) else outcome
+
+
+def _parse_or_error(path: Path, root: Path, data: bytes, sha256: str) -> Document | IngestError:
+    try:
+        return _parse(path, root, data, sha256)
+    except IngestError as exc:
+        return exc
+
+
+def _read_bytes(path: Path, cfg: IngestConfig) -> tuple[bytes, str]:
     try:
         size = path.stat().st_size
         if size > cfg.max_file_bytes:
@@ -134,11 +189,19 @@ def read_document(
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _known(path: Path, root: Path, sha256: str, known: Mapping[str, Document] | None) -> Document | None:
     rel = path.relative_to(root)
-    sha256 = hashlib.sha256(data).hexdigest()
     before = None if known is None else known.get(rel.as_posix())
     if before is not None and before.sha256 == sha256:
         return dataclasses.replace(before, doc_id=rel.with_suffix("").as_posix())
+    return None
+
+
+def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
+    """The Document of a file's bytes, by its format's reader."""
     file_format = format_for(path)
     if file_format is None:
         raise IngestError(path, f"is not a {describe_suffixes()} file")
@@ -153,6 +216,7 @@ def read_document(
     if not text.strip():
         raise IngestError(path, "holds no text")
     sections = locate_sections(text, extracted.headings)
+    rel = path.relative_to(root)
     return Document(
         doc_id=rel.with_suffix("").as_posix(),
         title=title.strip() or _title_from_name(path),

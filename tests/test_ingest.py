@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import rag.ingest
 from rag.config import IngestConfig
 from rag.errors import EmptyCorpusError, IngestError
 from rag.ingest import load_documents, normalize_text, read_document
@@ -234,6 +235,34 @@ def test_a_table_whose_cells_hold_paragraphs_is_still_a_row_a_line(tmp_path: Pat
             "<td><p>double</p></td><td><p>8</p></td></tr></tbody></table><p>After.</p></main></body></html>")
     doc = load_one(tmp_path, "array.html", page)
     assert doc.text.split("\n\n") == ["Type code C Type Minimum size in bytes", "'d' double 8", "After."]
+
+
+def test_many_files_are_parsed_by_a_pool_with_the_same_documents_and_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, str | bytes] = {f"page{i:02d}.html": f"<html><body><main><h1>Page {i}</h1>"
+                                     f"<p>Page {i} says {i * 7}.</p></main></body></html>" for i in range(40)}
+    files.update({"notes.md": "# Notes\n\nA note.", "empty.txt": "   ", "bad.pdf": b"%PDF-1.4 not really"})
+    root = write_corpus(tmp_path / "docs", files)
+    monkeypatch.setattr(rag.ingest, "PARALLEL_FROM", 10_000)
+    serial = load_documents(root)
+    spawned: list[object] = []
+    import concurrent.futures
+
+    original = concurrent.futures.ProcessPoolExecutor
+
+    def counting(*args: object, **kwargs: object) -> concurrent.futures.ProcessPoolExecutor:
+        spawned.append(args)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counting)
+    monkeypatch.setattr(rag.ingest, "PARALLEL_FROM", 32)
+    assert load_documents(root).documents == serial.documents and not spawned, "one worker: no pool"
+    pooled = load_documents(root, IngestConfig(parse_workers=2))
+    assert spawned, "43 files to parse went to the pool"
+    assert pooled.documents == serial.documents and len(pooled.documents) == 41
+    assert [(e.path, e.reason) for e in pooled.errors] == [(e.path, e.reason) for e in serial.errors]
+    assert {e.path.name for e in pooled.errors} == {"empty.txt", "bad.pdf"}
 
 
 def test_html_without_title_uses_h1(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from rag.cli import TqdmProgress, backend_from_env, model_cache_from_env
+from rag.cli import TqdmProgress, backend_from_env, command_settings, model_cache_from_env
 from rag.config import DEFAULT_READER, READERS
 from rag.errors import MissingExtraError, UsageError
 
@@ -68,6 +68,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.base_url and not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must start with http:// or https://, not {args.base_url!r}")
     assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
-                               args.reader, args.base_url)
+                               args.reader, args.base_url, command_settings())
     serve(assistant, args.host, args.port, config, watch_docs=args.docs if args.watch else None)
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.build import Progress, ensure_index
+from rag.config import Settings
 from rag.embed import BatchingEmbedder
 from rag.live import DocsWatcher, LiveAssistant
 from rag.pipeline import Assistant
@@ -24,11 +25,12 @@ logger = logging.getLogger(__name__)
 def load_assistant(
     index_dir: Path, docs_dir: Path | None, backend: str | None = None, model_cache: Path | None = None,
     progress: Progress | None = None, reader: str | None = None, base_url: str = "",
+    settings: Settings | None = None,
 ) -> LiveAssistant:
     """The assistant for `index_dir`, first building or updating it from `docs_dir` if given;
     `reader` names the reader (default: the shipped model). It follows the index: a build by
     `rag ingest` or `--watch` is answered from as soon as it is written."""
-    embedder, report = ensure_index(index_dir, docs_dir, backend, progress, model_cache)
+    embedder, report = ensure_index(index_dir, docs_dir, backend, progress, model_cache, settings)
     for error in report.errors if report else ():
         logger.warning("skipped %s", error)
     if report is not None and report.changed:
