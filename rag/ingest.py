@@ -142,9 +142,11 @@ def _read_all(
     paths: Sequence[Path], root: Path, cfg: IngestConfig, known: Mapping[str, Document] | None,
 ) -> list[Document | IngestError]:
     """Each file's Document or the error that kept it out, in order; the files to parse are
-    parsed in a process pool when there are at least `PARALLEL_FROM` of them."""
+    parsed in a process pool when there are at least `PARALLEL_FROM` of them. No more than one
+    file's bytes are held here at a time (a pool process reads its files itself)."""
     outcomes: list[Document | IngestError | None] = [None] * len(paths)
-    todo: list[tuple[int, bytes, str]] = []
+    todo: list[int] = []
+    pool = cfg.parse_workers > 1 and len(paths) >= PARALLEL_FROM
     for i, path in enumerate(paths):
         try:
             data, sha256 = _read_bytes(path, cfg)
@@ -153,24 +155,35 @@ def _read_all(
             continue
         outcomes[i] = _known(path, root, sha256, known)
         if outcomes[i] is None:
-            todo.append((i, data, sha256))
-    if len(todo) >= PARALLEL_FROM and cfg.parse_workers > 1:
+            if pool:
+                todo.append(i)
+            else:
+                outcomes[i] = _parse_or_error(path, root, data, sha256)
+    if len(todo) >= PARALLEL_FROM:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        jobs = [(paths[i], root, data, sha256) for i, data, sha256 in todo]
-        with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for (i, _, _), outcome in zip(todo, pool.map(_parse_job, jobs, chunksize=4), strict=True):
+        jobs = [(paths[i], root, cfg) for i in todo]
+        with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+            for i, outcome in zip(todo, executor.map(_parse_job, jobs, chunksize=4), strict=True):
                 outcomes[i] = IngestError(*outcome) if isinstance(outcome, tuple) else outcome
     else:
-        for i, data, sha256 in todo:
-            outcomes[i] = _parse_or_error(paths[i], root, data, sha256)
+        for i in todo:
+            try:
+                outcomes[i] = _parse_or_error(paths[i], root, *_read_bytes(paths[i], cfg))
+            except IngestError as exc:
+                outcomes[i] = exc
     return [o for o in outcomes if o is not None]
 
 
-def _parse_job(job: tuple[Path, Path, bytes, str]) -> Document | tuple[Path, str]:
-    """`_parse` in a pool process; an IngestError comes back as (path, reason), which pickles."""
-    outcome = _parse_or_error(*job)
+def _parse_job(job: tuple[Path, Path, IngestConfig]) -> Document | tuple[Path, str]:
+    """A file read and parsed in a pool process; an IngestError comes back as (path, reason),
+    which pickles."""
+    path, root, cfg = job
+    try:
+        outcome = _parse_or_error(path, root, *_read_bytes(path, cfg))
+    except IngestError as exc:
+        outcome = exc
     return (outcome.path, outcome.reason) if isinstance(outcome, IngestError) else outcome
 
 
