@@ -94,16 +94,12 @@ def index_figures(index: Path) -> dict[str, Any]:
     generation = index / (index / "CURRENT").read_text(encoding="ascii").strip()
     size = sum(f.stat().st_size for f in generation.rglob("*") if f.is_file())
     navigation = [c.chunk_id for c in stored.chunks if has_navigation(c.text)]
-    distinct = len({d.text[a:b] for d in stored.documents for a, b in _spans(stored, d.doc_id)})
+    table = stored.sentences
+    distinct = len({stored.documents[int(d)].text[int(a):int(b)]
+                    for d, a, b in zip(table.doc, table.start, table.end, strict=True)})
     return {"documents": len(stored.documents), "chunks": len(stored.chunks), "sentences": len(stored.sentences),
             "distinct_sentences": distinct, "index_mb": size / 1e6, "chunks_with_navigation": len(navigation),
             "navigation_examples": navigation[:5]}
-
-
-def _spans(stored: Any, doc_id: str) -> list[tuple[int, int]]:
-    d = next(i for i, doc in enumerate(stored.documents) if doc.doc_id == doc_id)
-    rows = np.flatnonzero(stored.sentences.doc == d)
-    return [(int(stored.sentences.start[r]), int(stored.sentences.end[r])) for r in rows]
 
 
 def serve_figures(index: Path, questions: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,6 @@ answers questions side by side, one thread each."""
 
 
 def _threads_for(n_queries: int) -> None:
-    import os
-
     import faiss
 
     faiss.omp_set_num_threads(1 if n_queries <= FEW_QUERIES else os.cpu_count() or 1)

@@ -159,26 +159,23 @@ def _read_all(
                 todo.append(i)
             else:
                 outcomes[i] = _parse_or_error(path, root, data, sha256)
-    if len(todo) >= PARALLEL_FROM:
+    jobs = [(paths[i], root, cfg) for i in todo]
+    if len(jobs) >= PARALLEL_FROM:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        jobs = [(paths[i], root, cfg) for i in todo]
         with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn")) as executor:
-            for i, outcome in zip(todo, executor.map(_parse_job, jobs, chunksize=4), strict=True):
-                outcomes[i] = IngestError(*outcome) if isinstance(outcome, tuple) else outcome
-    else:
-        for i in todo:
-            try:
-                outcomes[i] = _parse_or_error(paths[i], root, *_read_bytes(paths[i], cfg))
-            except IngestError as exc:
-                outcomes[i] = exc
+            parsed = list(executor.map(_parse_job, jobs, chunksize=4))
+    else:  # too few to be worth starting processes (one page of a site changed)
+        parsed = [_parse_job(job) for job in jobs]
+    for i, outcome in zip(todo, parsed, strict=True):
+        outcomes[i] = IngestError(*outcome) if isinstance(outcome, tuple) else outcome
     return [o for o in outcomes if o is not None]
 
 
 def _parse_job(job: tuple[Path, Path, IngestConfig]) -> Document | tuple[Path, str]:
-    """A file read and parsed in a pool process; an IngestError comes back as (path, reason),
-    which pickles."""
+    """A file read and parsed (in a pool process, or here); an IngestError comes back as
+    (path, reason), which pickles."""
     path, root, cfg = job
     try:
         outcome = _parse_or_error(path, root, *_read_bytes(path, cfg))
