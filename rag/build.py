@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -12,11 +13,12 @@ import numpy as np
 
 from rag.chunk import CHUNKER_VERSION, build_sentence_table, chunk_document
 from rag.config import MINILM, IndexConfig, Settings
-from rag.embed import Embedder
+from rag.embed import Embedder, ProgressCallback
 from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError
 from rag.indexes import build_vector_index, resolve_kind
-from rag.ingest import INGEST_VERSION, load_documents
+from rag.ingest import INGEST_VERSION, Parsed, ParseJob, load_documents
+from rag.journal import EmbedJournal, text_key
 from rag.store import (
     FORMAT_VERSION,
     Manifest,
@@ -48,6 +50,21 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
+class Runner(Protocol):
+    """Where a build's heavy steps run when not here: parsing files (each with
+    `rag.ingest.parse_job`, results in order) and embedding texts (vectors in order). The rest of
+    the build is the same, so the index is too (`rag.ray_ingest.RayRunner`: a Ray cluster)."""
+
+    def parse(self, jobs: list[ParseJob]) -> list[Parsed]: ...
+
+    def embed(self, embedder: Embedder, texts: Sequence[str], progress: ProgressCallback | None) -> np.ndarray: ...
+
+
+JOURNAL_PART = 8192
+"""Texts embedded between two writes of the journal (`rag.journal`): a stopped build loses at
+most this many (about 40 s of one 2-core machine's work)."""
+
+
 @dataclass(frozen=True, slots=True)
 class BuildReport:
     """What a build did."""
@@ -71,12 +88,15 @@ def build_index(
     embedder: Embedder,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    runner: Runner | None = None,
 ) -> BuildReport:
     """Index every readable document of `docs_dir` into `index_dir`.
 
     Documents whose file, chunk settings and embedder are unchanged since the last build
     keep their vectors; only new or changed documents are embedded. When nothing changed,
-    nothing is written. A failure leaves the previous index untouched.
+    nothing is written. A failure leaves the previous index untouched, and what was embedded
+    before it is kept for the next build to go on from (`rag.journal`). `runner` parses and
+    embeds elsewhere (a Ray cluster); without it, both run in this machine.
 
     Raises:
         EmptyCorpusError: no document could be read (the old index, if any, stays).
@@ -86,7 +106,8 @@ def build_index(
     index_path = Path(index_dir)
     with build_lock(index_path):
         before = _load_previous(index_path)
-        report = load_documents(docs_dir, cfg.ingest, _known_documents(before))
+        report = load_documents(docs_dir, cfg.ingest, _known_documents(before),
+                                None if runner is None else runner.parse)
         documents = report.documents
         previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
         old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
@@ -111,7 +132,9 @@ def build_index(
         if previous is not None:
             for doc_id in reuse:
                 chunks_by_doc[doc_id] = [c for c in previous.chunks if c.doc_id == doc_id]
-        fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress, _known_sentences(previous))
+        journal = EmbedJournal(index_path, embedder.name, embedder.dim)
+        fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress, _known_sentences(previous),
+                                     journal, runner)
         vectors_by_doc.update(fresh_vectors[0])
         sentence_vectors_by_doc.update(fresh_vectors[1])
 
@@ -141,6 +164,7 @@ def build_index(
             index_path,
             StoredIndex(manifest, documents, all_chunks, vectors, table, sentence_vectors),
         )
+        journal.clear()
     return BuildReport(
         index_path, len(documents), len(all_chunks), len(table),
         tuple(d.doc_id for d in fresh), tuple(sorted(reuse)), removed,
@@ -244,31 +268,51 @@ def _embed_fresh(
     embedder: Embedder,
     progress: Progress | None,
     known: dict[str, np.ndarray] | None = None,
+    journal: EmbedJournal | None = None,
+    runner: Runner | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The chunk and sentence vectors of new or changed documents. Each distinct sentence text
     is embedded once (headings, notes and code lines repeat across a documentation site), and
-    not at all when `known` (text -> vector, from the index before) holds it; a chunk's vector
-    is the mean of its sentences' vectors, weighted by their length."""
+    not at all when `known` (text -> vector, from the index before) or the `journal` of an
+    unfinished build holds it; a chunk's vector is the mean of its sentences' vectors,
+    weighted by their length. What is embedded goes into the journal part by part."""
     spans = {doc.doc_id: document_sentences(chunks_by_doc[doc.doc_id]) for doc in fresh}
     known = {} if known is None else known
+    resumed = {} if journal is None else journal.load()
     todo = list(dict.fromkeys(
         text for doc in fresh for a, b in spans[doc.doc_id]
-        if (text := doc.text[a:b]) not in known
+        if (text := doc.text[a:b]) not in known and (not resumed or text_key(text) not in resumed)
     ))
     if progress is not None:
         progress.start(len(todo), "embedding")
+    parts: list[np.ndarray] = []
     try:
-        vectors = embedder.embed(todo, progress=progress.advance if progress else None)
+        for lo in range(0, len(todo), JOURNAL_PART):
+            part = todo[lo:lo + JOURNAL_PART]
+            callback = progress.advance if progress else None
+            vectors = (embedder.embed(part, progress=callback) if runner is None
+                       else runner.embed(embedder, part, callback))
+            if journal is not None:
+                journal.append(part, vectors)
+            parts.append(vectors)
     finally:
         if progress is not None:
             progress.close()
+    vectors = _stack(parts, embedder.dim)
     row = {text: i for i, text in enumerate(todo)}
+
+    def vector(text: str) -> np.ndarray:
+        i = row.get(text)
+        if i is not None:
+            return np.asarray(vectors[i])
+        return known[text] if text in known else resumed[text_key(text)]
+
     chunk_vectors: dict[str, np.ndarray] = {}
     sentence_vectors: dict[str, np.ndarray] = {}
     for doc in fresh:
         doc_spans = spans[doc.doc_id]
         texts = [doc.text[a:b] for a, b in doc_spans]
-        sentences = np.array([vectors[row[t]] if t in row else known[t] for t in texts], dtype=np.float32)
+        sentences = np.array([vector(t) for t in texts], dtype=np.float32)
         sentence_vectors[doc.doc_id] = sentences.reshape(len(texts), embedder.dim)
         chunk_vectors[doc.doc_id] = _chunk_vectors(chunks_by_doc[doc.doc_id], doc_spans, sentences, embedder.dim)
     return chunk_vectors, sentence_vectors

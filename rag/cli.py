@@ -90,6 +90,11 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ingest.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
     ingest.add_argument("--embedder", choices=sorted(EMBEDDERS), default=MINILM,
                         help="embedding model (default: all-MiniLM-L6-v2; 'hash' is a fast test stand-in)")
+    ingest.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="parse and embed on a Ray cluster (its address, e.g. ray://head:10001 or auto); "
+                             "without ADDRESS, a Ray of this machine's cores")
+    ingest.add_argument("--ray-workers", type=int, metavar="N",
+                        help="embedding workers on the Ray cluster (default: one a CPU)")
     ingest.set_defaults(func=cmd_ingest)
 
     ask = sub.add_parser("ask", help="answer a question (or a batch file, or interactively)")
@@ -168,7 +173,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.build import build_index
     from rag.formats import describe_suffixes
 
-    report = build_index(args.docs, args.index, _embedder(args.embedder), command_settings(), progress=TqdmProgress())
+    if args.ray_workers is not None and args.ray is None:
+        raise UsageError("--ray-workers goes with --ray")
+    runner = None
+    if args.ray is not None:
+        from rag.ray_ingest import RayRunner
+
+        runner = RayRunner(args.ray, args.ray_workers, backend_from_env(), model_cache_from_env())
+    try:
+        report = build_index(args.docs, args.index, _embedder(args.embedder), command_settings(),
+                             progress=TqdmProgress(), runner=runner)
+    finally:
+        if runner is not None:
+            runner.close()
     for error in report.errors:
         print(printable(f"rag: skipped {error}"), file=sys.stderr)
     for path in report.skipped:

@@ -18,31 +18,34 @@ BACKENDS = ("onnx", "torch")
 query time) or sentence-transformers on torch."""
 
 
-def _minilm(backend: str, model_cache: Path | None) -> Embedder:
+def _minilm(backend: str, model_cache: Path | None, threads: int | None) -> Embedder:
     if backend == "torch":
         return SentenceTransformerEmbedder()
-    return OnnxEmbedder(cache_dir=model_cache)
+    return OnnxEmbedder(cache_dir=model_cache, threads=threads)
 
 
-def _hash(backend: str, model_cache: Path | None) -> Embedder:
+def _hash(backend: str, model_cache: Path | None, threads: int | None) -> Embedder:
     return HashEmbedder()
 
 
-EMBEDDERS: dict[str, Callable[[str, Path | None], Embedder]] = {
+EMBEDDERS: dict[str, Callable[[str, Path | None, int | None], Embedder]] = {
     MINILM: _minilm,
     HASH: _hash,
 }
 
 
-def make_embedder(name: str, backend: str | None = None, model_cache: Path | None = None) -> Embedder:
+def make_embedder(
+    name: str, backend: str | None = None, model_cache: Path | None = None, threads: int | None = None,
+) -> Embedder:
     """The embedder an index was built with, by the name its manifest records.
 
     `backend` ("onnx" or "torch", default onnx) and `model_cache` (where exported models are
     kept, default ~/.cache/rag) are read from the environment by the entry points, not here.
+    `threads`: ONNX Runtime threads (default: up to 4), one in a Ray worker of one CPU.
     """
     if backend is not None and backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     factory = EMBEDDERS.get(name)
     if factory is None:
         raise ConfigError(f"unknown embedder {name!r}; expected one of {sorted(EMBEDDERS)}")
-    return factory(backend or "onnx", model_cache)
+    return factory(backend or "onnx", model_cache, threads)

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,12 +82,21 @@ def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], li
     return wanted, skipped
 
 
+ParseJob = tuple[Path, Path, IngestConfig]
+"""A file to read and parse: its path, the documents folder, the settings."""
+Parsed = Document | tuple[Path, str]
+"""A parsed file, or (path, reason) for one that could not be read (this pickles)."""
+
+
 def load_documents(
     docs_dir: Path | str, config: IngestConfig | None = None, known: Mapping[str, Document] | None = None,
+    parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
 ) -> IngestReport:
     """Read every supported file under `docs_dir`; a bad file is reported, never fatal.
     `known` (source path -> Document, from the index before) spares reading a file again
     whose bytes are the same: a documentation site re-ingests in seconds after one page changed.
+    `parse` parses the other files elsewhere (`rag.ray_ingest`: on a Ray cluster), each with
+    `parse_job`, in order.
 
     Raises:
         EmptyCorpusError: the folder is missing, or no file in it could be read.
@@ -99,7 +108,7 @@ def load_documents(
     errors: list[IngestError] = []
     seen: dict[str, Path] = {}
     texts: dict[str, Path] = {}
-    for path, outcome in zip(paths, _read_all(paths, root, cfg, known), strict=True):
+    for path, outcome in zip(paths, _read_all(paths, root, cfg, known, parse), strict=True):
         try:
             if isinstance(outcome, IngestError):
                 raise outcome
@@ -140,13 +149,15 @@ def read_document(
 
 def _read_all(
     paths: Sequence[Path], root: Path, cfg: IngestConfig, known: Mapping[str, Document] | None,
+    parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
 ) -> list[Document | IngestError]:
     """Each file's Document or the error that kept it out, in order; the files to parse are
-    parsed in a process pool when there are at least `PARALLEL_FROM` of them. No more than one
-    file's bytes are held here at a time (a pool process reads its files itself)."""
+    parsed by `parse` if given, else in a process pool when there are at least `PARALLEL_FROM`
+    of them. No more than one file's bytes are held here at a time (a pool process reads its
+    files itself)."""
     outcomes: list[Document | IngestError | None] = [None] * len(paths)
     todo: list[int] = []
-    pool = cfg.parse_workers > 1 and len(paths) >= PARALLEL_FROM
+    pool = parse is not None or (cfg.parse_workers > 1 and len(paths) >= PARALLEL_FROM)
     for i, path in enumerate(paths):
         try:
             data, sha256 = _read_bytes(path, cfg)
@@ -160,22 +171,24 @@ def _read_all(
             else:
                 outcomes[i] = _parse_or_error(path, root, data, sha256)
     jobs = [(paths[i], root, cfg) for i in todo]
-    if len(jobs) >= PARALLEL_FROM:
+    if parse is not None and jobs:
+        parsed = parse(jobs)
+    elif len(jobs) >= PARALLEL_FROM:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn")) as executor:
-            parsed = list(executor.map(_parse_job, jobs, chunksize=4))
+            parsed = list(executor.map(parse_job, jobs, chunksize=4))
     else:  # too few to be worth starting processes (one page of a site changed)
-        parsed = [_parse_job(job) for job in jobs]
+        parsed = [parse_job(job) for job in jobs]
     for i, outcome in zip(todo, parsed, strict=True):
         outcomes[i] = IngestError(*outcome) if isinstance(outcome, tuple) else outcome
     return [o for o in outcomes if o is not None]
 
 
-def _parse_job(job: tuple[Path, Path, IngestConfig]) -> Document | tuple[Path, str]:
-    """A file read and parsed (in a pool process, or here); an IngestError comes back as
-    (path, reason), which pickles."""
+def parse_job(job: ParseJob) -> Parsed:
+    """A file read and parsed (in a pool process, a Ray worker, or here); an IngestError comes
+    back as (path, reason), which pickles."""
     path, root, cfg = job
     try:
         outcome = _parse_or_error(path, root, *_read_bytes(path, cfg))

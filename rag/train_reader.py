@@ -70,6 +70,9 @@ class TrainConfig:
     other_context: float = 0.08
     swap_entity: float = 0.6
     """Chance that an answerable example also gives its question with a name or number swapped."""
+    flip_meaning: float = 0.0
+    """Chance that an answerable example also gives its question negated or with a word turned to
+    its opposite, against the window that answered it, as no-answer."""
     small_talk: int = 600
     covid_context_chars: int = 3000
     """COVID-QA contexts are whole papers: read this many characters around the answer."""
@@ -129,6 +132,13 @@ def build_examples(rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig)
                           if w.offsets and w.offsets[0][0] <= a_start and w.offsets[-1][1] >= a_end), None)
                 if w is not None:
                     out.append((w.ids, w.type_ids, 0, 0))
+        if cfg.flip_meaning and rng.random() < cfg.flip_meaning:
+            flipped = flip_meaning(question, context, rng)
+            if flipped is not None:
+                w = next((w for w in encode(flipped, context)
+                          if w.offsets and w.offsets[0][0] <= a_start and w.offsets[-1][1] >= a_end), None)
+                if w is not None:
+                    out.append((w.ids, w.type_ids, 0, 0))
         if rng.random() < cfg.other_context:
             other = rng.choice(contexts)
             if other is not row["context"]:
@@ -177,6 +187,49 @@ def swap_entity(question: str, context: str, names: list[str], numbers: list[str
                 and (kind == "name" or len(new) == len(old))):
             return question[:lo] + new + question[hi:]
     return None
+
+
+OPPOSITES = dict(pair for a, b in (
+    ("first", "last"), ("before", "after"), ("largest", "smallest"), ("most", "least"),
+    ("highest", "lowest"), ("increase", "decrease"), ("increased", "decreased"), ("earliest", "latest"),
+    ("early", "late"), ("officially", "unofficially"), ("official", "unofficial"), ("north", "south"),
+    ("east", "west"), ("northern", "southern"), ("eastern", "western"), ("won", "lost"), ("win", "lose"),
+    ("more", "less"), ("oldest", "youngest"), ("older", "younger"), ("longest", "shortest"),
+    ("major", "minor"), ("public", "private"), ("inside", "outside"), ("above", "below"),
+    ("maximum", "minimum"), ("successful", "unsuccessful"), ("legal", "illegal"), ("positive", "negative"),
+    ("open", "closed"), ("upper", "lower"), ("top", "bottom"), ("internal", "external"),
+    ("ancient", "modern"), ("start", "end"), ("began", "ended"), ("rise", "fall"), ("gained", "lost"),
+    ("best", "worst"), ("higher", "lower"), ("larger", "smaller"), ("longer", "shorter"),
+    ("direct", "indirect"), ("possible", "impossible"), ("common", "rare"), ("male", "female"),
+    ("accepted", "rejected"), ("supported", "opposed"), ("allowed", "banned"), ("domestic", "foreign"),
+) for pair in ((a, b), (b, a)))
+"""Words and their opposites, for SQuAD 2.0's "antonym" kind of unanswerable question."""
+AUXILIARY = re.compile(r"\b(is|are|was|were|did|does|do|can|could|has|have|had|will|would|should|must)\b")
+NEGATION = re.compile(r"\s+(not|never)\b|n't\b")
+
+
+def flip_meaning(question: str, context: str, rng: random.Random) -> str | None:
+    """`question` made to ask for what its context does not say (SQuAD 2.0's "negation" and
+    "antonym" kinds): a word the context holds turned to its opposite, which the context does
+    not hold; else its negation added or taken away. None when neither applies."""
+    lowered = context.lower()
+    words = [m for m in re.finditer(r"[A-Za-z]+", question)
+             if m.group().lower() in OPPOSITES and re.search(rf"\b{m.group().lower()}\b", lowered)
+             and not re.search(rf"\b{OPPOSITES[m.group().lower()]}\b", lowered)]
+    if words and rng.random() < 0.6:
+        m = rng.choice(words)
+        new = OPPOSITES[m.group().lower()]
+        new = new.capitalize() if m.group()[0].isupper() else new
+        return question[:m.start()] + new + question[m.end():]
+    if NEGATION.search(question):
+        if re.search(r"\b(not|never|n't)\b", lowered):
+            return None  # the context may say the negated thing: removing it is no safe change
+        plain = re.sub(r"\b([Ww])on't\b", r"\1ill", re.sub(r"\b([Cc])an't\b", r"\1an", question))
+        return " ".join(NEGATION.sub("", plain).split())
+    aux = AUXILIARY.search(question, 1)
+    if aux is None:
+        return None
+    return question[:aux.end()] + rng.choice((" not", " never")) + question[aux.end():]
 
 
 def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Path:
@@ -444,12 +497,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("build/reader"), help="checkpoints and the fp32 model")
     parser.add_argument("--out", type=Path, default=Path("rag/models/reader"), help="where reader.onnx goes")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--layers", type=int, default=TrainConfig.layers,
+                        help="encoder layers kept of all-MiniLM-L6-v2's 6 (fewer read faster)")
+    parser.add_argument("--max-len", type=int, default=TrainConfig.max_len, help="tokens of a training window")
+    parser.add_argument("--flip-meaning", type=float, default=TrainConfig.flip_meaning,
+                        help="chance an answerable example also gives a negated or opposite question as no-answer")
     parser.add_argument("--checkpoint-every", type=int, default=100)
     args = parser.parse_args(argv)
+    if not 1 <= args.layers <= 6 or not 32 <= args.max_len <= 512:
+        print("error: --layers must be 1 to 6 and --max-len 32 to 512", file=sys.stderr)
+        return 2
     if not args.data.exists():
         print(f"error: no training data at {args.data}", file=sys.stderr)
         return 2
-    cfg = TrainConfig(steps=args.steps)
+    cfg = TrainConfig(steps=args.steps, layers=args.layers, max_len=args.max_len, flip_meaning=args.flip_meaning)
     weights = train(args.data, args.work, cfg, args.checkpoint_every)
     export(weights, cfg, args.out, args.work)
     calibrate(args.out, args.work, cfg)
