@@ -2,6 +2,7 @@
 
     python eval/bench.py            # full run (about 20-30 minutes on 2 cores)
     python eval/bench.py --quick    # a smoke run in a few minutes
+    python eval/bench.py --replicas-only   # answers a second at 1, 2 and 4 `rag serve --replicas`
 
 Everything runs in one invocation on one machine, so ratios hold while absolute times drift.
 Writes eval/reports/bench.json, bench.md and bench.png and prints the table.
@@ -91,7 +92,11 @@ def vm_hwm_mb() -> float:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # gone
+        return 0.0
+    for line in lines:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -120,6 +125,65 @@ def bench_http(index: Path, qs: list[dict[str, Any]], quick: bool) -> dict[str, 
         proc.terminate()
         proc.wait(timeout=30)
     return {"serve_ready_s": ready, "one": one, "eight": eight, "thirty_two": many, "server_peak_rss_mb": rss}
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_replicas(pid: int, n: int, timeout: float = 300) -> None:
+    """Until `n` replica processes have finished loading (they are idle for a second together)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pids = [p for p in children(pid) if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
+                and b"fork" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        before = cpu_seconds(pids)
+        time.sleep(1.0)
+        if len(pids) >= n and cpu_seconds(pids) - before < 0.05:
+            return
+    raise RuntimeError(f"{n} replicas did not finish loading")
+
+
+def bench_replicas(index: Path, qs: list[dict[str, Any]], quick: bool) -> list[dict[str, Any]]:
+    """Answers a second from 32 clients with the server's replicas at 1, 2 and 4 (`--replicas`):
+    processes over one index, each with its own copy in memory."""
+    from eval.load import start_server
+
+    rows = []
+    for n in (1, 2, 4):
+        proc, port, _ = start_server("--index", str(index), *(("--replicas", str(n)) if n > 1 else ()))
+        try:
+            if n > 1:
+                wait_replicas(proc.pid, n)
+            load(port, qs, 8, 10)  # warm-up, on every replica
+            many = load(port, qs, 32, 10 if quick else 30)
+            rss = sum(peak_rss_mb(p) for p in [proc.pid, *children(proc.pid)])
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        rows.append({"replicas": n, "throughput_rps": many["throughput_rps"], "p50_ms": many["p50_ms"],
+                     "p95_ms": many["p95_ms"], "errors": many["errors"], "peak_rss_mb_total": rss})
+        print(f"  {n} replica(s): {many['throughput_rps']:.0f} answers/s, p50 {many['p50_ms']:.0f} ms, "
+              f"{many['errors']} errors, {rss:.0f} MB", flush=True)
+    return rows
 
 
 def bench_ingest(tmp: Path) -> dict[str, Any]:
@@ -286,6 +350,10 @@ def table(r: dict[str, Any]) -> list[str]:
         s = r["serve_1m"]
         rows.append((f"process holding the saved {s['n']:,}-vector {s['index']} index, peak RSS",
                      f"{s['peak_rss_mb']:.0f} MB", f"search p50 {s['p50_ms']:.2f} ms (top 50)"))
+    for rep in r.get("replicas", []):
+        rows.append((f"POST /api/ask, 32 clients, `--replicas {rep['replicas']}`",
+                     f"{rep['throughput_rps']:.0f} answers/s, p50 {rep['p50_ms']:.0f} ms, p95 {rep['p95_ms']:.0f} ms",
+                     f"{rep['errors']} errors; all processes' peak RSS {rep['peak_rss_mb_total']:.0f} MB"))
     out = ["| measure | figure | note |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     if r.get("scale_from"):
         out += ["", f"FAISS rows below: from the full run of {r['scale_from']} (`--reuse-scale`)."]
@@ -327,6 +395,8 @@ def main() -> int:
     parser.add_argument("--reuse-scale", type=Path, metavar="BENCH_JSON",
                         help="take the FAISS scale rows from an earlier bench.json instead of rebuilding "
                              "(they do not depend on the embedding backend); the report says so")
+    parser.add_argument("--replicas-only", action="store_true",
+                        help="only answers a second at 1, 2 and 4 replicas (printed, no report written)")
     args = parser.parse_args()
     sizes = [int(s) for s in (args.scale or ("20000,100000" if args.quick else "100000,1000000")).split(",")]
     qs = questions(200 if args.quick else None)
@@ -340,10 +410,15 @@ def main() -> int:
                                   "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
                                   "backend": type(default_embedder()).__name__,
                                   "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        if args.replicas_only:
+            bench_replicas(index, qs, args.quick)
+            return 0
         print("floor and ask ...", flush=True)
         result["floor_ask"] = bench_floor_and_ask(index, qs)
         print("http ...", flush=True)
         result["http"] = bench_http(index, qs, args.quick)
+        print("replicas ...", flush=True)
+        result["replicas"] = bench_replicas(index, qs, args.quick)
         print("ingest ...", flush=True)
         result["ingest"] = bench_ingest(tmp)
         print("cold start ...", flush=True)

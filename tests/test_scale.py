@@ -4,6 +4,13 @@ cluster writes the index a local build writes."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +23,7 @@ from rag.embed import ProgressCallback
 from rag.embed_hash import HashEmbedder
 from rag.journal import FOLDER
 from rag.store import load_index
-from tests.conftest import write_corpus
+from tests.conftest import free_port, write_corpus
 
 PAGES = {
     f"page{i}.md": f"# Page {i}\n\n" + " ".join(
@@ -103,3 +110,76 @@ def test_rag_ingest_on_a_two_worker_ray_cluster_writes_the_local_index(tmp_path:
     cosine = (on_ray.vectors.vectors(rows) * local.vectors.vectors(rows)).sum(axis=1)
     assert cosine.min() >= 0.9999
     assert (on_ray.sentence_vectors * local.sentence_vectors).sum(axis=1).min() >= 0.9999
+
+
+def _replicas(server_pid: int) -> set[int]:
+    """The replica processes of a `rag serve --replicas` (spawned children of it)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == server_pid and b"multiprocessing" in cmdline and b"fork" in cmdline:
+            found.add(int(proc.name))
+    return found
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def _ask(port: int) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", data=b'{"question": "Which box holds item 305?"}',
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+@pytest.mark.slow
+def test_replicas_share_one_socket_and_one_rate_limit_and_a_dead_one_is_replaced(tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path / "docs", PAGES)
+    build_index(docs, tmp_path / "index", HashEmbedder())
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--index", str(tmp_path / "index"), "--replicas", "2",
+         "--port", str(port), "--reader", "heuristic", "--burst", "4", "--rate", "6",
+         "--feedback", str(tmp_path / "feedback.jsonl")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    health = f"http://127.0.0.1:{port}/api/health"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (len(_replicas(server.pid)) == 2 and _get(health) == 200):
+            assert server.poll() is None, server.communicate()[0]
+            time.sleep(0.5)
+        first = _replicas(server.pid)
+        assert len(first) == 2
+        # A burst of 10 questions on 10 connections: the kernel spreads them over both
+        # replicas, and together they let no more than --burst through.
+        statuses = [_ask(port) for _ in range(10)]
+        assert 1 <= statuses.count(200) <= 4, statuses
+        assert set(statuses) <= {200, 429}, statuses
+        # A replica killed is replaced, and the server keeps answering meanwhile.
+        os.kill(min(first), signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_replicas(server.pid) - first) < 1:
+            assert _get(health) == 200
+            time.sleep(0.5)
+        assert len(_replicas(server.pid)) == 2 and max(first) in _replicas(server.pid)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0, output
+    assert "2 replicas" in output

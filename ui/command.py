@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                             f"(default: {DEFAULT_READER})")
     serve.add_argument("--feedback", type=Path, default=Path("feedback.jsonl"),
                        help="where like/dislike feedback is appended (default: feedback.jsonl)")
+    serve.add_argument("--replicas", type=int, default=1, metavar="N",
+                       help="serve from N processes over the same index (default 1); the rate limits are shared")
     serve.set_defaults(func=cmd_serve)
 
 
@@ -67,6 +69,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
               flush=True)
     if args.base_url and not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must start with http:// or https://, not {args.base_url!r}")
+    if args.replicas < 1:
+        raise UsageError(f"--replicas must be >= 1, got {args.replicas}")
+    if args.replicas > 1:
+        from ui.server import prepare_index, serve_replicas
+
+        embedder = prepare_index(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
+                                 command_settings())
+        return serve_replicas(args.index, args.replicas, args.host, args.port, config, backend_from_env(),
+                              model_cache_from_env(), args.reader, args.base_url,
+                              (args.docs, embedder) if args.watch else None)
     assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
                                args.reader, args.base_url, command_settings())
     serve(assistant, args.host, args.port, config, watch_docs=args.docs if args.watch else None)
