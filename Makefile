@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint install clean-index eval eval-docs bench load fuzz attack train-reader
+.PHONY: run test test-fast lint install clean-index eval eval-docs bench bench-serve load fuzz attack train-reader
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ train-reader: $(STAMP)
 ## Performance report: eval/reports/bench.{md,json,png} (about 25 minutes on 2 cores).
 bench: $(STAMP)
 	$(BIN)/python eval/bench.py
+
+## Serving replicas compared: rag serve --replicas 1/2/4 against Ray Serve, 32 clients (eval/scale.md).
+bench-serve: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'ray[serve]>=2.50,<3'
+	$(BIN)/python eval/ray_serve_bench.py
 
 ## 10,000 requests from 32 clients against rag serve on loopback; prints its figures.
 load: $(STAMP)

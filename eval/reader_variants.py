@@ -2,7 +2,7 @@
 (windows read, window length) and the heuristic reader, on the tuning sets only (squad-public
 and xian-dev), through the whole pipeline with MiniLM. Prints a table; `--json` writes it too.
 
-    python eval/reader_variants.py [--json eval/reports/reader-variants.json]
+    python eval/reader_variants.py [--json eval/reports/reader-variants.json] [--model DIR]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rag.evaluate import evaluate, read_questions, read_sources  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.read import Reader  # noqa: E402
 from rag.read_heuristic import HeuristicReader, SentenceIndex  # noqa: E402
-from rag.read_model import ModelReader  # noqa: E402
+from rag.read_model import MODEL_DIR, ModelReader  # noqa: E402
 from rag.store import load_index  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
@@ -53,6 +53,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="also write the table here")
     parser.add_argument("--only", action="append", help="run only these variants (by name)")
+    parser.add_argument("--model", type=Path, default=MODEL_DIR,
+                        help="the model folder to read with (default: the shipped one)")
     args = parser.parse_args()
     embedder = make_embedder(MINILM)
     rows = []
@@ -66,7 +68,7 @@ def main() -> int:
         for name, cfg in VARIANTS.items():
             if args.only and name not in args.only:
                 continue
-            reader: Reader = heuristic if cfg is None else ModelReader(sentences, heuristic, cfg)
+            reader: Reader = heuristic if cfg is None else ModelReader(sentences, heuristic, cfg, args.model)
             assistant = Assistant.load(index, embedder, reader=reader)  # the reader's own policy
             assistant.warm_up()
             result = evaluate(assistant, questions, read_sources(docs, assistant), set_name)

@@ -4,7 +4,7 @@ of `rag.build`, so the index is the same as a local build's: the same documents,
 chunk ids, and vectors from the same embedder (ONNX Runtime in every worker, as here).
 
 Every worker must import `rag` and read the documents folder at the same path (a shared
-filesystem, or the same image and files on every node: see docs/scale.md). What the workers
+filesystem, or the same image and files on every node: see eval/scale.md). What the workers
 embed comes back part by part into the build's journal, so a build stopped half way, a lost
 cluster included, goes on from there the next time."""
 

@@ -76,6 +76,9 @@ class TrainConfig:
     small_talk: int = 600
     covid_context_chars: int = 3000
     """COVID-QA contexts are whole papers: read this many characters around the answer."""
+    init: str = ""
+    """Weights to start from (a model trained before, by its sha256-named path); "" starts from
+    all-MiniLM-L6-v2's encoder and a new head."""
 
 
 Example = tuple[list[int], list[int], int, int]
@@ -258,6 +261,9 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
           f"{len(examples) - positives} without) in {time.time() - began:.0f} s", flush=True)
 
     model = QAModel(AutoModel.from_pretrained(model_dir, config=encoder_config(cfg)))
+    if cfg.init:
+        model.load_state_dict(torch.load(cfg.init))
+        print(f"starting from {cfg.init}", flush=True)
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -502,7 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-len", type=int, default=TrainConfig.max_len, help="tokens of a training window")
     parser.add_argument("--flip-meaning", type=float, default=TrainConfig.flip_meaning,
                         help="chance an answerable example also gives a negated or opposite question as no-answer")
+    parser.add_argument("--init", type=Path, help="go on training these weights (a final.pt of an earlier run)")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--no-export", action="store_true", help="train only (a first stage): no ONNX, no calibration")
     args = parser.parse_args(argv)
     if not 1 <= args.layers <= 6 or not 32 <= args.max_len <= 512:
         print("error: --layers must be 1 to 6 and --max-len 32 to 512", file=sys.stderr)
@@ -510,8 +519,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.exists():
         print(f"error: no training data at {args.data}", file=sys.stderr)
         return 2
-    cfg = TrainConfig(steps=args.steps, layers=args.layers, max_len=args.max_len, flip_meaning=args.flip_meaning)
+    if args.init is not None and not args.init.is_file():
+        print(f"error: no weights at {args.init}", file=sys.stderr)
+        return 2
+    cfg = TrainConfig(steps=args.steps, layers=args.layers, max_len=args.max_len, flip_meaning=args.flip_meaning,
+                      lr=args.lr, init="" if args.init is None else str(args.init))
     weights = train(args.data, args.work, cfg, args.checkpoint_every)
+    if args.no_export:
+        return 0
     export(weights, cfg, args.out, args.work)
     calibrate(args.out, args.work, cfg)
     return 0
