@@ -183,3 +183,15 @@ def test_replicas_share_one_socket_and_one_rate_limit_and_a_dead_one_is_replaced
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
     assert "2 replicas" in output
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ingest", "--ray-workers", "2"], "--ray-workers goes with --ray"),
+    (["serve", "--replicas", "0"], "--replicas must be >= 1"),
+])
+def test_bad_scale_options_are_one_line_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from rag.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
