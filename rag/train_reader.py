@@ -77,8 +77,8 @@ class TrainConfig:
     covid_context_chars: int = 3000
     """COVID-QA contexts are whole papers: read this many characters around the answer."""
     init: str = ""
-    """Weights to start from (a model trained before, by its sha256-named path); "" starts from
-    all-MiniLM-L6-v2's encoder and a new head."""
+    """Weights to start from (the final.pt of an earlier run); "" starts from all-MiniLM-L6-v2's
+    encoder and a new head."""
 
 
 Example = tuple[list[int], list[int], int, int]

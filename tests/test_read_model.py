@@ -164,3 +164,27 @@ def test_swapped_name_negatives_ask_about_something_the_context_does_not_hold() 
         assert m.startswith("When did ") and len(changed) == 1
         assert changed.pop().strip("?").lower() not in context.lower()
     assert swap_entity("when did it fly?", context, names, numbers, rng) is None
+
+
+def test_flipped_questions_ask_for_the_opposite_or_the_negation_of_what_the_context_says() -> None:
+    """SQuAD 2.0's antonym and negation kinds of made unanswerable question (`--flip-meaning`)."""
+    import random
+
+    from rag.train_reader import flip_meaning
+
+    context = "The first engine was officially launched in 1712, after the war."
+    rng = random.Random(3)
+    made = {flip_meaning("When was the first engine officially launched?", context, rng) for _ in range(40)}
+    assert "When was the last engine officially launched?" in made  # an opposite the context lacks
+    assert "When was the first engine unofficially launched?" in made
+    assert {"When was not the first engine officially launched?", "When was never the first engine officially "
+            "launched?"} & made  # or a negation added after the auxiliary
+    assert made <= {"When was the last engine officially launched?",
+                    "When was the first engine unofficially launched?",
+                    "When was not the first engine officially launched?",
+                    "When was never the first engine officially launched?"}
+    assert flip_meaning("Why didn't the engine start?", context, rng) == "Why did the engine start?"
+    assert flip_meaning("Why won't it start?", context, rng) == "Why will it start?"
+    # The context says "not": taking the question's negation away could make it answerable.
+    assert flip_meaning("What did not fly?", "The engine did not fly.", rng) is None
+    assert flip_meaning("Who built it?", context, rng) is None  # nothing to turn, no auxiliary
