@@ -149,13 +149,19 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone
+        return b""
+
+
 def wait_replicas(pid: int, n: int, timeout: float = 300) -> None:
     """Until `n` replica processes have finished loading: each used under a fifth of a core over
     a second (loading keeps one busy; an idle replica uses about 5%, Gradio's queue loop)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        pids = [p for p in children(pid) if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
-                and b"fork" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        pids = [p for p in children(pid) if b"spawn_main" in _cmdline(p)]
         before = cpu_seconds(pids)
         time.sleep(1.0)
         if len(pids) >= n and cpu_seconds(pids) - before < 0.2 * len(pids):

@@ -286,10 +286,10 @@ def _embed_fresh(
     if progress is not None:
         progress.start(len(todo), "embedding")
     parts: list[np.ndarray] = []
+    callback = progress.advance if progress else None
     try:
         for lo in range(0, len(todo), JOURNAL_PART):
             part = todo[lo:lo + JOURNAL_PART]
-            callback = progress.advance if progress else None
             vectors = (embedder.embed(part, progress=callback) if runner is None
                        else runner.embed(embedder, part, callback))
             if journal is not None:

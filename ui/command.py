@@ -71,15 +71,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--base-url must start with http:// or https://, not {args.base_url!r}")
     if args.replicas < 1:
         raise UsageError(f"--replicas must be >= 1, got {args.replicas}")
+    backend, model_cache = backend_from_env(), model_cache_from_env()
     if args.replicas > 1:
         from ui.server import prepare_index, serve_replicas
 
-        embedder = prepare_index(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
-                                 command_settings())
-        return serve_replicas(args.index, args.replicas, args.host, args.port, config, backend_from_env(),
-                              model_cache_from_env(), args.reader, args.base_url,
-                              (args.docs, embedder) if args.watch else None)
-    assistant = load_assistant(args.index, args.docs, backend_from_env(), model_cache_from_env(), TqdmProgress(),
+        embedder = prepare_index(args.index, args.docs, backend, model_cache, TqdmProgress(), command_settings())
+        return serve_replicas(args.index, args.replicas, args.host, args.port, config, backend, model_cache,
+                              args.reader, args.base_url, (args.docs, embedder) if args.watch else None)
+    assistant = load_assistant(args.index, args.docs, backend, model_cache, TqdmProgress(),
                                args.reader, args.base_url, command_settings())
     serve(assistant, args.host, args.port, config, watch_docs=args.docs if args.watch else None)
     return 0

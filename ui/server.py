@@ -114,9 +114,10 @@ def head_timeout_protocol(head_seconds: float) -> type[asyncio.Protocol]:
 
 
 def serve(assistant: LiveAssistant, host: str, port: int, config: ServerConfig,
-          watch_docs: Path | None = None) -> None:
+          watch_docs: Path | None = None, sockets: list[socket.socket] | None = None) -> None:
     """Serve until stopped, following the index; with `watch_docs`, re-ingest that folder
-    whenever its documents change."""
+    whenever its documents change; with `sockets`, accept on them (a replica's share of one
+    listening socket) instead of binding `host`:`port`."""
     import uvicorn
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -131,7 +132,7 @@ def serve(assistant: LiveAssistant, host: str, port: int, config: ServerConfig,
           f"(API: /api/ask, docs: /docs, widget: /widget.js)"
           + (f"; watching {watch_docs}/ for changes" if watch_docs is not None else ""), flush=True)
     try:
-        uvicorn.Server(uvicorn_config(app, host, port)).run()
+        uvicorn.Server(uvicorn_config(app, host, port)).run(sockets=sockets)
     finally:
         if watcher is not None:
             watcher.close()
@@ -155,17 +156,8 @@ def _replica(index_dir: Path, backend: str | None, model_cache: Path | None, rea
     """One replica (a spawned process): its own assistant over the shared read-only index, its
     own uvicorn on the listening socket all replicas share."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops replicas with SIGTERM
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     assistant = load_assistant(index_dir, None, backend, model_cache, None, reader, base_url)
-    assistant.warm_up()
-    app = create_app(assistant, config)
-    assistant.start()
-    try:
-        import uvicorn
-
-        uvicorn.Server(uvicorn_config(app, host, port)).run(sockets=[sock])
-    finally:
-        assistant.close()
+    serve(assistant, host, port, config, sockets=[sock])
 
 
 def serve_replicas(index_dir: Path, replicas: int, host: str, port: int, config: ServerConfig,
