@@ -10,8 +10,8 @@ passes, 1 with a list of failures otherwise.
 
 Checks:
   * every line is a JSON object with exactly the schema's keys and types;
-  * ids are unique and look like "pydocs-NNN";
-  * at least 60 questions, at least 20% of them unanswerable;
+  * ids are unique and look like "pydocs-NNN" (the tuning set: "pydocs-dev-NNN");
+  * at least 60 questions (--min-questions), at least 20% of them unanswerable;
   * answerable questions name an existing page (doc_id = path without ".html");
   * the page's visible text (BeautifulSoup(html, "html.parser").get_text(" "),
     html-unescaped, whitespace collapsed) contains every answer and the evidence,
@@ -88,8 +88,8 @@ def check_schema(q: dict, where: str, fail) -> bool:
         ok = False
     if not ok:
         return False
-    if not isinstance(q["id"], str) or not re.fullmatch(r"pydocs-\d{3,}", q["id"]):
-        fail(f"{where}: id must look like 'pydocs-001', got {q['id']!r}")
+    if not isinstance(q["id"], str) or not re.fullmatch(r"pydocs-(dev-)?\d{3,}", q["id"]):
+        fail(f"{where}: id must look like 'pydocs-001' (or 'pydocs-dev-001'), got {q['id']!r}")
         ok = False
     if not isinstance(q["question"], str) or not q["question"].strip():
         fail(f"{where}: question must be a non-empty string")
@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--html", default=DEFAULT_HTML, help=f"manual root (default {DEFAULT_HTML})")
     ap.add_argument("--questions", default=str(HERE / "questions.jsonl"))
+    ap.add_argument("--min-questions", type=int, default=MIN_QUESTIONS,
+                    help=f"fewest questions the set may have (default {MIN_QUESTIONS}; the tuning set dev.jsonl has 40)")
     args = ap.parse_args(argv)
 
     root = Path(args.html)
@@ -195,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
     total = len(questions)
     unans = sum(q["unanswerable"] for _, q in questions)
-    if total < MIN_QUESTIONS:
-        fail(f"only {total} valid questions (need at least {MIN_QUESTIONS})")
+    if total < args.min_questions:
+        fail(f"only {total} valid questions (need at least {args.min_questions})")
     if total and unans / total < MIN_UNANSWERABLE_SHARE:
         fail(f"only {unans}/{total} unanswerable ({unans / total:.0%}; need at least "
              f"{MIN_UNANSWERABLE_SHARE:.0%})")
