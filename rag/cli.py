@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from rag.config import DEFAULT_READER, MINILM, READERS, IngestConfig, Settings
 from rag.embedders import EMBEDDERS
-from rag.errors import RagError, UsageError
+from rag.errors import IngestError, NotContentError, RagError, UsageError
 from rag.types import Answer, Question, source_label
 
 if TYPE_CHECKING:
@@ -186,8 +186,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     finally:
         if runner is not None:
             runner.close()
-    for error in report.errors:
-        print(printable(f"rag: skipped {error}"), file=sys.stderr)
+    print_errors(report.errors)
     for path in report.skipped:
         why = ("a link out of the documents folder, to nothing, or in a loop" if path.is_symlink()
                else f"not a {describe_suffixes()} file")
@@ -238,8 +237,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
     embedder = _embedder(args.embedder)
     report = build_index(args.docs, index, embedder, command_settings(), progress=TqdmProgress())
-    for error in report.errors:
-        print(printable(f"rag: skipped {error}"), file=sys.stderr)
+    print_errors(report.errors)
     readers = [DEFAULT_READER, *(r for r in READERS if r != DEFAULT_READER)] if args.reader == "both" else [args.reader]
     if args.answers is not None and len(readers) > 1:
         raise UsageError("--answers scores one set of answers: name its --reader")
@@ -296,8 +294,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     embedder, report = ensure_index(args.index, args.docs, backend_from_env(), TqdmProgress(), model_cache_from_env(),
                                     command_settings())
-    for error in report.errors if report else ():
-        print(printable(f"rag: skipped {error}"), file=sys.stderr)
+    print_errors(report.errors if report else ())
     return _interactive(Assistant.load(args.index, embedder, reader=args.reader))
 
 
@@ -354,6 +351,19 @@ def format_answer(answer: Answer) -> str:
         lines.append(printable(f"  [{c.n}] {where} ({c.doc_id}, chars {c.start}-{c.end}): {c.quote}"))
     lines.append(f"  (confidence {answer.confidence:.2f}, {answer.latency_ms:.0f} ms)")
     return "\n".join(lines)
+
+
+def print_errors(errors: Sequence[IngestError]) -> None:
+    """Each file that could not be read, on stderr; the pages of links together, in one line (a
+    documentation site has dozens: its table of contents, its index's letters)."""
+    quiet = [e for e in errors if isinstance(e, NotContentError)]
+    for error in errors:
+        if not isinstance(error, NotContentError):
+            print(printable(f"rag: skipped {error}"), file=sys.stderr)
+    if quiet:
+        names = ", ".join(e.path.name for e in quiet[:3]) + (f" and {len(quiet) - 3} more" if len(quiet) > 3 else "")
+        print(printable(f"rag: skipped {_count(len(quiet), 'page')} of links, tables of contents or indexes "
+                        f"that hold no answers ({names}); `rag -v` names each"), file=sys.stderr)
 
 
 def _count(n: int, noun: str) -> str:

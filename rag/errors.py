@@ -45,6 +45,11 @@ class IngestError(RagError):
         super().__init__(f"{path}: {reason}")
 
 
+class NotContentError(IngestError):
+    """A file reads fine but holds nothing to answer from (a page of links: a table of contents,
+    a site's index); it is left out quietly, and the ingest reports such files together."""
+
+
 class EmptyCorpusError(RagError):
     """There is nothing to index: the folder is missing or holds no readable document."""
 

@@ -7,6 +7,10 @@ content (`<main>` or `role="main"`), only that is read; navigation, search forms
 banners (`<nav>`, `<footer>`, `role="navigation" | "search" | "contentinfo"`) never are. The text
 is the page's text in order, so every quote is still found in the page (the reference scorer
 compares quotes with BeautifulSoup's text of the whole page).
+
+A page whose main content is nearly all link text (a table of contents, a site's general index:
+`LINK_PAGE_SHARE`) holds no answer, only names that match every question about them, and is not
+indexed: the ingest reports it as skipped.
 """
 
 from __future__ import annotations
@@ -16,8 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rag.errors import NotContentError
 from rag.format_text import decode_text
 from rag.types import ExtractedText
+
+LINK_PAGE_SHARE = 0.8
+"""At least this share of the main content's characters (blanks not counted) inside links, over
+at least `LINK_PAGE_LINKS` links, makes a page a page of links. In the Python 3.11 manual that is 61
+of 530 pages: the contents page, the general index's 29 pages and 31 chapter tables of contents
+(a tenth of its chunks before); the first page under the line is the tutorial's table of
+contents (0.69), and pages with prose stay under 0.63."""
+LINK_PAGE_LINKS = 10
 
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
@@ -49,7 +62,11 @@ def read_html(path: Path, data: bytes) -> ExtractedText:
         title = h1.get_text(" ", strip=True) if h1 else ""
     root = soup.find("main") or soup.find(None, {"role": "main"}) or soup.body or soup
     headings: list[tuple[int, str]] = []
-    text = "".join(_text_parts(root, headings))
+    links = _LinkCount()
+    text = "".join(_text_parts(root, headings, links))
+    if links.links >= LINK_PAGE_LINKS and links.linked >= LINK_PAGE_SHARE * max(links.chars, 1):
+        raise NotContentError(path, f"is a page of links (a table of contents or an index: "
+                                f"{links.linked / links.chars:.0%} of its text is {links.links} links); not indexed")
     # Source line breaks inside a block are layout, not structure.
     text = re.sub(r"\s+", _fold_blanks, text)
     text = re.sub(f"[{_PARAGRAPH} ]*{_PARAGRAPH}[{_PARAGRAPH} ]*", "\n\n", text)
@@ -67,7 +84,16 @@ def _skipped(tag: Any) -> bool:
     return tag.name in _SKIP_TAGS or (tag.get("role") or "").strip().lower() in _SKIP_ROLES
 
 
-def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
+class _LinkCount:
+    """Characters (blanks not counted) of the text read, those inside links, and the links."""
+
+    __slots__ = ("chars", "linked", "links")
+
+    def __init__(self) -> None:
+        self.chars = self.linked = self.links = 0
+
+
+def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount) -> Iterator[str]:
     """The page's strings in order, a paragraph mark where a block element opens and closes;
     scripts, styles, navigation and the like left out. One pass with an explicit stack: linear
     in the page, however deep its nesting (a tree walk that edits the tree was quadratic).
@@ -83,6 +109,7 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
     glue = False  # after a </dt>: the marks up to the next words are one space
     pre = 0
     cell = 0  # inside a <td>/<th>: its blocks (Sphinx and MkDocs wrap cells in <p>) stay on the row's line
+    anchor = 0  # inside an <a href>
 
     def mark() -> str:
         return " " if glue or cell else _PARAGRAPH
@@ -103,6 +130,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
                 pre -= 1
             if node.name in _CELL_TAGS:
                 cell -= 1
+            if node.name == "a" and node.get("href") is not None:
+                anchor -= 1
             if node.name == "dt":
                 yield " "
                 glue = True
@@ -120,6 +149,9 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
             elif child.name in _CELL_TAGS:
                 cell += 1
                 yield " "
+            if child.name == "a" and child.get("href") is not None:
+                anchor += 1
+                count.links += 1
             stack.append((child, iter(child.contents)))
         elif type(child) in (NavigableString, CData):  # not comments, doctypes, declarations
             words = str(child)
@@ -129,4 +161,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]]) -> Iterator[str]:
                 heading.append(words)
             if words.strip():
                 glue = False
+                solid = len(words) - sum(c.isspace() for c in words)
+                count.chars += solid
+                if anchor:
+                    count.linked += solid
             yield words

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import IngestConfig
-from rag.errors import EmptyCorpusError, IngestError
+from rag.errors import EmptyCorpusError, IngestError, NotContentError
 from rag.formats import describe_suffixes, format_for, supported_suffixes
 from rag.types import SECTION_SEPARATOR, Document
 
@@ -116,7 +116,7 @@ def load_documents(
             if doc.text in texts:
                 raise IngestError(path, f"has the same text as {texts[doc.text]}; indexed once")
         except IngestError as exc:
-            logger.warning("%s", exc)
+            logger.log(logging.INFO if isinstance(exc, NotContentError) else logging.WARNING, "%s", exc)
             errors.append(exc)
             continue
         texts[doc.text] = path
@@ -251,7 +251,7 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
     )
 
 
-INGEST_VERSION = 2
+INGEST_VERSION = 3
 """Bumped when a format's reader changes what it makes of a file: an index built by another
 version has its documents read again, not taken as they were."""
 

@@ -26,6 +26,21 @@ def test_ingest_then_ask_json(small_docs: Path, tmp_path: Path, capsys: pytest.C
     assert data["citations"][0]["n"] == 1
 
 
+def test_pages_of_links_are_reported_in_one_line_and_bad_files_each(
+    small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    links = "".join(f'<li><a href="p{i}.html">Part {i} of the guide</a></li>' for i in range(12))
+    for name in ("contents", "genindex-A", "genindex-B", "genindex-C", "genindex-D"):
+        (small_docs / f"{name}.html").write_text(f"<html><body><main><ul>{links}</ul></main></body></html>")
+    (small_docs / "empty.txt").write_text("  \n")
+    _build(small_docs, tmp_path / "index")
+    lines = capsys.readouterr().err.splitlines()
+    skipped = [line for line in lines if line.startswith("rag: skipped")]
+    assert len(skipped) == 2, lines
+    assert "empty.txt: holds no text" in skipped[0]
+    assert skipped[1].startswith("rag: skipped 5 pages of links") and "and 2 more" in skipped[1]
+
+
 def test_second_ingest_reports_up_to_date(small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     index = tmp_path / "index"
     _build(small_docs, index)

@@ -271,6 +271,27 @@ def test_html_without_title_uses_h1(tmp_path: Path) -> None:
     assert doc.text == "Big news\n\nBody."
 
 
+def test_a_page_of_links_is_skipped_and_a_page_with_links_is_read(tmp_path: Path) -> None:
+    """A table of contents or a site's index holds names, not answers: not indexed, and said so."""
+    toc = "".join(f'<li><a href="ch{i}.html">Chapter {i}: the {i}th part</a></li>' for i in range(12))
+    docs = write_corpus(tmp_path / "docs", {
+        "contents.html": f"<html><body><main><h1>Contents</h1><ul>{toc}</ul></main></body></html>",
+        "few.html": "<html><body><main><h1>Links</h1><ul>"
+                    + "".join(f'<li><a href="{i}.html">Page {i}</a></li>' for i in range(5))
+                    + "</ul></main></body></html>",
+        "prose.html": "<html><body><main><h1>Rides</h1><p>The Wednesday ride leaves at six from the "
+                      "bridge; see " + " and ".join(f'<a href="r{i}.html">route {i}</a>' for i in range(12))
+                      + " for the maps, which the club updates every spring before the season opens.</p>"
+                      "</main></body></html>",
+    })
+    report = load_documents(docs)
+    assert sorted(d.doc_id for d in report.documents) == ["few", "prose"]  # few links: kept
+    (error,) = report.errors
+    assert error.path.name == "contents.html" and "page of links" in error.reason
+    with pytest.raises(IngestError, match="page of links"):
+        read_document(docs / "contents.html", docs)
+
+
 def test_pdf_text_is_extracted_unwrapped_and_paged(tmp_path: Path) -> None:
     doc = load_one(tmp_path, "report.pdf", make_pdf(PDF_PAGES, title="Rocket facts"))
     assert doc.title == "Rocket facts"
@@ -573,6 +594,9 @@ def test_no_chunk_of_python_manual_pages_holds_navigation(tmp_path: Path) -> Non
             for words in NAVIGATION:
                 assert words not in chunk.text, (page, words, chunk.text[:200])
         assert doc.sections, page
+    for page in ("genindex-all", "contents", "library/index", "library/datatypes"):  # pages of links
+        with pytest.raises(IngestError, match="page of links"):
+            read_document(PYTHON_MANUAL / f"{page}.html", PYTHON_MANUAL)
     functools = read_document(PYTHON_MANUAL / "library/functools.html", PYTHON_MANUAL)
     assert "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function" in functools.text
     assert functools.section_at(functools.text.index("class functools.partialmethod")) == (
