@@ -10,7 +10,7 @@ import numpy as np
 from rag.config import RetrieveConfig
 from rag.index import VectorIndex
 from rag.lexical import BM25
-from rag.types import Chunk, Passage, Query
+from rag.types import Chunk, Document, Passage, Query
 
 
 class Retriever(Protocol):
@@ -19,19 +19,34 @@ class Retriever(Protocol):
     def retrieve(self, query: Query, top_k: int | None = None) -> list[Passage]: ...
 
 
+def section_paths(documents: Sequence[Document], chunks: Sequence[Chunk]) -> list[str]:
+    """Each chunk's section path ("Title › Section"; "" where its document has no headings)."""
+    by_id = {d.doc_id: d for d in documents}
+    return [by_id[c.doc_id].section_at(c.start) if c.doc_id in by_id else "" for c in chunks]
+
+
 class HybridRetriever:
     """Fuses cosine similarity with max-normalised BM25: score = (1-w)·cos + w·bm25/max.
 
-    `vectors` holds one vector per chunk, row i for `chunks[i]`.
+    `vectors` holds one vector per chunk, row i for `chunks[i]`. BM25 reads each chunk with its
+    section path (`headings`, from `section_paths`) before it: in a reference page the name a
+    passage is about is often only in its heading ("shlex.quote(s)" above "Return a
+    shell-escaped version of the string s."). On the Python manual's tuning set (pydocs-dev)
+    evidence@1 0.625 -> 0.656 and hit@5 0.875 -> 0.906; squad-public and xian-dev (plain
+    text, no headings) unchanged.
     """
 
-    def __init__(self, chunks: Sequence[Chunk], vectors: VectorIndex, config: RetrieveConfig | None = None) -> None:
+    def __init__(self, chunks: Sequence[Chunk], vectors: VectorIndex, config: RetrieveConfig | None = None,
+                 headings: Sequence[str] | None = None) -> None:
         if vectors.size != len(chunks):
             raise ValueError(f"{vectors.size} vectors for {len(chunks)} chunks")
         self.chunks = tuple(chunks)
         self.vectors = vectors
         self.config = RetrieveConfig() if config is None else config
-        self.bm25 = BM25([c.text for c in self.chunks])
+        if headings is None:
+            self.bm25 = BM25([c.text for c in self.chunks])
+        else:
+            self.bm25 = BM25([f"{h}\n{c.text}" for h, c in zip(headings, self.chunks, strict=True)])
 
     def retrieve(self, query: Query, top_k: int | None = None) -> list[Passage]:
         """The best `top_k` chunks for a query, best first."""

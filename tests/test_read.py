@@ -16,8 +16,8 @@ from rag.errors import InvalidQueryError
 from rag.index_numpy import NumpyIndex
 from rag.pipeline import Assistant
 from rag.read_heuristic import HeuristicReader, SentenceIndex
-from rag.retrieve import HybridRetriever
-from rag.types import Document, Extraction, Passage, Query, Span
+from rag.retrieve import HybridRetriever, section_paths
+from rag.types import Chunk, Document, Extraction, Passage, Query, Span
 
 DOCS = (
     Document("rockets", "Rockets", "The Long March 5 rocket first flew in 2016. It burns kerosene and liquid oxygen.\n\n"
@@ -183,3 +183,20 @@ def test_an_abstained_or_long_earlier_answer_is_not_carried() -> None:
     assert resolve_query("When?", ["Tell me about it"], long_answer) == "Tell me about it When?"
     assert resolve_query("When did she finish it?", ["Who designed the bridge?"], "Jane Doe") == (
         "Who designed the bridge? Jane Doe When did she finish it?")
+
+
+def test_bm25_reads_a_chunk_with_its_section_path() -> None:
+    """In a reference page the name a passage is about is often only in its heading: two chunks
+    alike but for their pages' titles are told apart by the one the question names."""
+    chunks = [Chunk("csv#0", "csv", "Return a comma-separated version of the string s.", 0, 50, 9),
+              Chunk("shlex#0", "shlex", "Return a shell-escaped version of the string s.", 0, 47, 9)]
+    same = np.ones((2, 4), dtype=np.float32) / 2  # dense scores tie: only BM25 decides
+    query = Query("What does shlex return for a string?", "What does shlex return for a string?", same[0])
+    plain = HybridRetriever(chunks, NumpyIndex.build(same)).retrieve(query)
+    assert plain[0].lexical == plain[1].lexical  # the texts alone cannot tell them apart
+    headed = HybridRetriever(chunks, NumpyIndex.build(same), headings=[
+        "csv — CSV File Reading and Writing", "shlex — Simple lexical analysis"]).retrieve(query)
+    assert [p.chunk_id for p in headed] == ["shlex#0", "csv#0"] and headed[1].lexical < headed[0].lexical
+    assert headed[0].text == chunks[1].text  # the heading is searched, not quoted
+    docs = [Document("shlex", "shlex", "x", "shlex.md", "0", sections=((0, "shlex — Simple lexical analysis"),))]
+    assert section_paths(docs, chunks) == ["", "shlex — Simple lexical analysis"]
