@@ -1,8 +1,9 @@
 """How the learned reader's settings trade quality for time: each `ModelReaderConfig` variant
-(windows read, window length) and the heuristic reader, on the tuning sets only (squad-public
-and xian-dev), through the whole pipeline with MiniLM. Prints a table; `--json` writes it too.
+(windows read, window length) and the heuristic reader, on the tuning sets only
+(squad-public, xian-dev and the Python manual's dev.jsonl), through the whole pipeline with
+MiniLM. Prints a table; `--json` writes it too.
 
-    python eval/reader_variants.py [--json eval/reports/reader-variants.json] [--model DIR]
+    python eval/reader_variants.py [--json FILE] [--model DIR] [--set NAME] [--only VARIANT]
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
 SETS = {
     "squad-public": (SQUAD / "questions.jsonl", SQUAD / "docs"),
     "xian-dev": (ROOT / "eval" / "questions" / "xian-dev.jsonl", ROOT / "docs"),
+    # The Python manual's tuning set, over the index `make eval-docs` builds (run that first).
+    "pydocs-dev": (ROOT / "eval" / "pydocs" / "dev.jsonl", ROOT / "build" / "pydocs" / "docs"),
 }
+INDEXES = {"pydocs-dev": ROOT / "build" / "pydocs" / "index"}
 VARIANTS: dict[str, ModelReaderConfig | None] = {
     "heuristic": None,
     "model, 1 window of 64": ModelReaderConfig(windows=1, window_tokens=64),
@@ -43,6 +47,11 @@ VARIANTS: dict[str, ModelReaderConfig | None] = {
     "model, default, span trusted from 0.2": ModelReaderConfig(trust_span_from=0.2),
     "model, default, 2 threads": ModelReaderConfig(threads=2),
     "model, default, span trusted from 0.3": ModelReaderConfig(trust_span_from=0.3),
+    "model, default, no centre bonus": ModelReaderConfig(centre_bonus=0.0),
+    "model, default, centre bonus 0.5": ModelReaderConfig(centre_bonus=0.5),
+    "model, default, centre bonus 1": ModelReaderConfig(centre_bonus=1.0),
+    "model, default, centre bonus 2": ModelReaderConfig(centre_bonus=2.0),
+    "model, default, centre bonus 4": ModelReaderConfig(centre_bonus=4.0),
 }
 KEYS = {"evidence@1": "ev@1", "EM": "EM", "F1": "F1", "false_abstention": "false-abst",
         "abstention_recall": "abst-R", "abstention_f1": "abst-F1", "citation_validity": "cit",
@@ -53,13 +62,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="also write the table here")
     parser.add_argument("--only", action="append", help="run only these variants (by name)")
+    parser.add_argument("--set", action="append", choices=sorted(SETS),
+                        help="run only these question sets (default: all; pydocs-dev needs `make eval-docs`)")
     parser.add_argument("--model", type=Path, default=MODEL_DIR,
                         help="the model folder to read with (default: the shipped one)")
     args = parser.parse_args()
     embedder = make_embedder(MINILM)
     rows = []
     for set_name, (questions_path, docs) in SETS.items():
-        index = ROOT / "eval" / ".cache" / f"variants-{set_name}"
+        if args.set and set_name not in args.set:
+            continue
+        index = INDEXES.get(set_name, ROOT / "eval" / ".cache" / f"variants-{set_name}")
+        if set_name in INDEXES and not docs.is_dir():
+            print(f"{set_name}: no {docs} (run `make eval-docs` first); skipped", flush=True)
+            continue
         build_index(docs, index, embedder)
         stored = load_index(index)
         sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)

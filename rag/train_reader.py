@@ -235,6 +235,16 @@ def flip_meaning(question: str, context: str, rng: random.Random) -> str | None:
     return question[:aux.end()] + rng.choice((" not", " never")) + question[aux.end():]
 
 
+def same_settings(written: str, cfg: TrainConfig) -> bool:
+    """Whether settings written by a run (JSON) are `cfg`'s. A setting added since that run counts
+    as its default, which is what the run did: a run of an older version is not taken for another."""
+    try:
+        before = json.loads(written)
+    except ValueError:
+        return False
+    return isinstance(before, dict) and {**asdict(TrainConfig()), **before} == asdict(cfg)
+
+
 def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Path:
     """Train to `cfg.steps`, resuming from `work/checkpoint.pt`; returns the final weights' path."""
     import torch
@@ -245,7 +255,8 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
     work.mkdir(parents=True, exist_ok=True)
     final = work / "final.pt"
     settings = json.dumps(asdict(cfg), sort_keys=True)
-    if final.exists() and (work / "settings.json").exists() and (work / "settings.json").read_text() == settings:
+    written = work / "settings.json"
+    if final.exists() and written.exists() and same_settings(written.read_text(encoding="utf-8"), cfg):
         print(f"{final} is already trained with these settings", flush=True)
         return final
     torch.manual_seed(cfg.seed)
@@ -275,7 +286,7 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
     ckpt = work / "checkpoint.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
-        if state["settings"] == settings:
+        if same_settings(state["settings"], cfg):
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
@@ -425,7 +436,7 @@ def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
     from rag.metrics import best_f1, holds_answer
     from rag.read_heuristic import HeuristicReader, SentenceIndex
     from rag.read_model import ModelReader
-    from rag.retrieve import HybridRetriever
+    from rag.retrieve import HybridRetriever, section_paths
     from rag.store import load_index
     from rag.types import Query
 
@@ -447,7 +458,8 @@ def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
         # Every span trusted while calibrating: the span calibration judges each one.
         every_span = replace(Settings().model_reader, trust_span_from=0.0)
         reader = ModelReader(sentences, HeuristicReader(sentences), every_span, model_dir)
-        retriever = HybridRetriever(stored.chunks, stored.vectors)
+        retriever = HybridRetriever(stored.chunks, stored.vectors,
+                                    headings=section_paths(stored.documents, stored.chunks))
         texts = {d.doc_id: d.text for d in stored.documents}
         for q in read_questions(questions_path):
             clean = " ".join(q.question.split())

@@ -188,3 +188,38 @@ def test_flipped_questions_ask_for_the_opposite_or_the_negation_of_what_the_cont
     # The context says "not": taking the question's negation away could make it answerable.
     assert flip_meaning("What did not fly?", "The engine did not fly.", rng) is None
     assert flip_meaning("Who built it?", context, rng) is None  # nothing to turn, no auxiliary
+
+
+def test_a_finished_run_of_an_older_version_is_not_trained_again() -> None:
+    """`make train-reader` finds the run it made: settings added since count as their defaults
+    (a finished run was once taken for another and trained afresh for 90 minutes)."""
+    import json
+    from dataclasses import asdict
+
+    from rag.train_reader import TrainConfig, same_settings
+
+    older = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("flip_meaning", "init")}
+    assert same_settings(json.dumps(older), TrainConfig())
+    assert not same_settings(json.dumps(older), TrainConfig(flip_meaning=0.5))
+    assert not same_settings(json.dumps({**older, "steps": 10}), TrainConfig())
+    assert not same_settings("not json", TrainConfig())
+
+
+def test_a_span_in_the_sentence_the_rules_chose_is_preferred_by_the_centre_bonus(pottery: Assistant) -> None:
+    """Between spans the model scores near alike, the one in the window's centre sentence wins by
+    `centre_bonus` (a follow-up gets none: the rules rank by the turn it leans on too); the
+    margin stays the model's own."""
+    import numpy as np
+
+    reader = pottery.reader
+    assert isinstance(reader, ModelReader) and reader.config.centre_bonus > 0
+    index = reader.sentences
+    centre = next(r for r in range(len(index)) if index.texts[r].startswith("Earthenware"))
+    window, token_rows = reader._window(question_ids(reader.tokenizer, "How hot?"), centre)
+    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
+    for row, peak in ((centre - 1, 3.0), (centre, 2.0)):  # the sentence before scores higher
+        logits[window.first + int(np.flatnonzero(token_rows == row)[0])] = peak / 2
+    with_bonus = reader._best_span(centre, window, token_rows, logits, set(), reader.config.centre_bonus)
+    assert with_bonus.answer_row == centre and with_bonus.margin == pytest.approx(2.0)
+    without = reader._best_span(centre, window, token_rows, logits, set())
+    assert without.answer_row == centre - 1 and without.margin == pytest.approx(3.0)
