@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--html", default=DEFAULT_HTML, help=f"manual root (default {DEFAULT_HTML})")
     ap.add_argument("--questions", default=str(HERE / "questions.jsonl"))
     ap.add_argument("--min-questions", type=int, default=MIN_QUESTIONS,
-                    help=f"fewest questions the set may have (default {MIN_QUESTIONS}; the tuning set dev.jsonl has 40)")
+                    help=f"fewest questions the set may have (default {MIN_QUESTIONS}; dev.jsonl has 40)")
     args = ap.parse_args(argv)
 
     root = Path(args.html)
