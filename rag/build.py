@@ -15,9 +15,9 @@ from rag.chunk import CHUNKER_VERSION, build_sentence_table, chunk_document
 from rag.config import MINILM, IndexConfig, Settings
 from rag.embed import Embedder, ProgressCallback
 from rag.embedders import make_embedder
-from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError
+from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError, NotContentError
 from rag.indexes import build_vector_index, resolve_kind
-from rag.ingest import INGEST_VERSION, Parsed, ParseJob, load_documents
+from rag.ingest import INGEST_VERSION, IngestReport, Parsed, ParseJob, load_documents
 from rag.journal import EmbedJournal, text_key
 from rag.store import (
     FORMAT_VERSION,
@@ -107,7 +107,7 @@ def build_index(
     with build_lock(index_path):
         before = _load_previous(index_path)
         report = load_documents(docs_dir, cfg.ingest, _known_documents(before),
-                                None if runner is None else runner.parse)
+                                None if runner is None else runner.parse, _known_not_content(before))
         documents = report.documents
         previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
         old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
@@ -120,7 +120,8 @@ def build_index(
         removed = tuple(sorted(set(old_docs) - current_ids))
         fresh = [d for d in documents if d.doc_id not in reuse]
         if (previous is not None and not fresh and not removed and _same_order(previous, documents)
-                and previous.manifest.index == _index_config(cfg, previous.manifest.n_chunks)):
+                and previous.manifest.index == _index_config(cfg, previous.manifest.n_chunks)
+                and previous.manifest.not_content == _not_content(report, docs_dir)):
             logger.info("index in %s is up to date", index_path)
             return BuildReport(
                 index_path, len(documents), previous.manifest.n_chunks, previous.manifest.n_sentences,
@@ -159,6 +160,7 @@ def build_index(
             chunker_version=CHUNKER_VERSION,
             ingest_version=INGEST_VERSION,
             chunk_vectors=CHUNK_VECTORS,
+            not_content=_not_content(report, docs_dir),
         )
         write_index(
             index_path,
@@ -228,6 +230,19 @@ def _vectors_reusable(m: Manifest, embedder: Embedder, cfg: Settings) -> bool:
         logger.info("embedder, chunk settings or chunking rules changed; re-embedding every document")
         return False
     return True
+
+
+def _known_not_content(previous: StoredIndex | None) -> dict[str, tuple[str, str]]:
+    """Source path -> (sha256, reason) of the files the index before left out as no content."""
+    if previous is None or previous.manifest.ingest_version != INGEST_VERSION:
+        return {}
+    return {source: (sha256, reason) for source, sha256, reason in previous.manifest.not_content}
+
+
+def _not_content(report: IngestReport, docs_dir: Path | str) -> tuple[tuple[str, str, str], ...]:
+    root = Path(docs_dir)
+    return tuple(sorted((e.path.relative_to(root).as_posix(), e.sha256, e.reason)
+                        for e in report.errors if isinstance(e, NotContentError) and e.sha256))
 
 
 def _known_documents(previous: StoredIndex | None) -> dict[str, Document]:

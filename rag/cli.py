@@ -186,7 +186,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     finally:
         if runner is not None:
             runner.close()
-    print_errors(report.errors)
+    print_errors(report.errors, args.docs)
     for path in report.skipped:
         why = ("a link out of the documents folder, to nothing, or in a loop" if path.is_symlink()
                else f"not a {describe_suffixes()} file")
@@ -237,7 +237,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
     embedder = _embedder(args.embedder)
     report = build_index(args.docs, index, embedder, command_settings(), progress=TqdmProgress())
-    print_errors(report.errors)
+    print_errors(report.errors, args.docs)
     readers = [DEFAULT_READER, *(r for r in READERS if r != DEFAULT_READER)] if args.reader == "both" else [args.reader]
     if args.answers is not None and len(readers) > 1:
         raise UsageError("--answers scores one set of answers: name its --reader")
@@ -294,7 +294,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     embedder, report = ensure_index(args.index, args.docs, backend_from_env(), TqdmProgress(), model_cache_from_env(),
                                     command_settings())
-    print_errors(report.errors if report else ())
+    print_errors(report.errors if report else (), args.docs)
     return _interactive(Assistant.load(args.index, embedder, reader=args.reader))
 
 
@@ -353,7 +353,7 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def print_errors(errors: Sequence[IngestError]) -> None:
+def print_errors(errors: Sequence[IngestError], docs: Path) -> None:
     """Each file that could not be read, on stderr; the pages of links together, in one line (a
     documentation site has dozens: its table of contents, its index's letters)."""
     quiet = [e for e in errors if isinstance(e, NotContentError)]
@@ -361,9 +361,17 @@ def print_errors(errors: Sequence[IngestError]) -> None:
         if not isinstance(error, NotContentError):
             print(printable(f"rag: skipped {error}"), file=sys.stderr)
     if quiet:
-        names = ", ".join(e.path.name for e in quiet[:3]) + (f" and {len(quiet) - 3} more" if len(quiet) > 3 else "")
+        names = ", ".join(_relative(e.path, docs) for e in quiet[:3])
+        names += f" and {len(quiet) - 3} more" if len(quiet) > 3 else ""
         print(printable(f"rag: skipped {_count(len(quiet), 'page')} of links, tables of contents or indexes "
                         f"that hold no answers ({names}); `rag -v` names each"), file=sys.stderr)
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _count(n: int, noun: str) -> str:

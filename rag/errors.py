@@ -47,7 +47,12 @@ class IngestError(RagError):
 
 class NotContentError(IngestError):
     """A file reads fine but holds nothing to answer from (a page of links: a table of contents,
-    a site's index); it is left out quietly, and the ingest reports such files together."""
+    a site's index); it is left out quietly, and the ingest reports such files together. The
+    index remembers it with its file's sha256, so that a rebuild does not read it again."""
+
+    def __init__(self, path: Path | str, reason: str, sha256: str = "") -> None:
+        super().__init__(path, reason)
+        self.sha256 = sha256
 
 
 class EmptyCorpusError(RagError):

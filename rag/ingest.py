@@ -84,17 +84,21 @@ def discover_files(docs_dir: Path, config: IngestConfig) -> tuple[list[Path], li
 
 ParseJob = tuple[Path, Path, IngestConfig]
 """A file to read and parse: its path, the documents folder, the settings."""
-Parsed = Document | tuple[Path, str]
-"""A parsed file, or (path, reason) for one that could not be read (this pickles)."""
+Parsed = Document | tuple[Path, str, str]
+"""A parsed file, or (path, reason, sha256) for one that could not be read (this pickles); the
+sha256 is the file's for a NotContentError, "" for any other error."""
 
 
 def load_documents(
     docs_dir: Path | str, config: IngestConfig | None = None, known: Mapping[str, Document] | None = None,
     parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
+    not_content: Mapping[str, tuple[str, str]] | None = None,
 ) -> IngestReport:
     """Read every supported file under `docs_dir`; a bad file is reported, never fatal.
     `known` (source path -> Document, from the index before) spares reading a file again
     whose bytes are the same: a documentation site re-ingests in seconds after one page changed.
+    `not_content` (source path -> (sha256, reason)) does the same for the files found to hold no
+    content before (pages of links): reported as such, not read.
     `parse` parses the other files elsewhere (`rag.ray_ingest`: on a Ray cluster), each with
     `parse_job`, in order.
 
@@ -108,7 +112,7 @@ def load_documents(
     errors: list[IngestError] = []
     seen: dict[str, Path] = {}
     texts: dict[str, Path] = {}
-    for path, outcome in zip(paths, _read_all(paths, root, cfg, known, parse), strict=True):
+    for path, outcome in zip(paths, _read_all(paths, root, cfg, known, parse, not_content), strict=True):
         try:
             if isinstance(outcome, IngestError):
                 raise outcome
@@ -150,6 +154,7 @@ def read_document(
 def _read_all(
     paths: Sequence[Path], root: Path, cfg: IngestConfig, known: Mapping[str, Document] | None,
     parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
+    not_content: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Document | IngestError]:
     """Each file's Document or the error that kept it out, in order; the files to parse are
     parsed by `parse` if given, else in a process pool when there are at least `PARALLEL_FROM`
@@ -165,6 +170,9 @@ def _read_all(
             outcomes[i] = exc
             continue
         outcomes[i] = _known(path, root, sha256, known)
+        source = path.relative_to(root).as_posix()
+        if outcomes[i] is None and not_content and not_content.get(source, ("", ""))[0] == sha256:
+            outcomes[i] = NotContentError(path, not_content[source][1], sha256)  # known, not read again
         if outcomes[i] is None:
             if pool:
                 todo.append(i)
@@ -182,24 +190,34 @@ def _read_all(
     else:  # too few to be worth starting processes (one page of a site changed)
         parsed = [parse_job(job) for job in jobs]
     for i, outcome in zip(todo, parsed, strict=True):
-        outcomes[i] = IngestError(*outcome) if isinstance(outcome, tuple) else outcome
+        outcomes[i] = _error(outcome) if isinstance(outcome, tuple) else outcome
     return [o for o in outcomes if o is not None]
 
 
 def parse_job(job: ParseJob) -> Parsed:
     """A file read and parsed (in a pool process, a Ray worker, or here); an IngestError comes
-    back as (path, reason), which pickles."""
+    back as (path, reason, sha256), which pickles."""
     path, root, cfg = job
     try:
         outcome = _parse_or_error(path, root, *_read_bytes(path, cfg))
     except IngestError as exc:
         outcome = exc
-    return (outcome.path, outcome.reason) if isinstance(outcome, IngestError) else outcome
+    if isinstance(outcome, IngestError):
+        return outcome.path, outcome.reason, outcome.sha256 if isinstance(outcome, NotContentError) else ""
+    return outcome
+
+
+def _error(parsed: tuple[Path, str, str]) -> IngestError:
+    path, reason, sha256 = parsed
+    return NotContentError(path, reason, sha256) if sha256 else IngestError(path, reason)
 
 
 def _parse_or_error(path: Path, root: Path, data: bytes, sha256: str) -> Document | IngestError:
     try:
         return _parse(path, root, data, sha256)
+    except NotContentError as exc:
+        exc.sha256 = sha256
+        return exc
     except IngestError as exc:
         return exc
 

@@ -77,6 +77,9 @@ class Manifest:
     files: tuple[tuple[str, str], ...] = ()
     """(file name, sha256) of every data file of the generation."""
     created: str = ""
+    not_content: tuple[tuple[str, str, str], ...] = ()
+    """(source path, sha256, reason) of each file read and left out as holding no content (a page
+    of links): a rebuild does not read it again while its bytes are the same."""
 
     @property
     def chunk_config(self) -> ChunkConfig:
@@ -99,6 +102,7 @@ class Manifest:
             "chunk_vectors": self.chunk_vectors,
             "files": dict(self.files),
             "created": self.created,
+            "not_content": [list(entry) for entry in self.not_content],
         }
 
     @classmethod
@@ -119,6 +123,7 @@ class Manifest:
             chunk_vectors=str(data.get("chunk_vectors", "embedded")),
             files=tuple(sorted(data.get("files", {}).items())),
             created=str(data.get("created", "")),
+            not_content=tuple((str(a), str(b), str(c)) for a, b, c in data.get("not_content", ())),
         )
 
 

@@ -24,6 +24,7 @@ from rag.errors import (
     IndexMismatchError,
     IndexNotBuiltError,
     IndexWriteError,
+    NotContentError,
 )
 from rag.index_faiss import FaissFlatIndex
 from rag.indexes import INDEX_TYPES, build_vector_index, load_vector_index
@@ -471,8 +472,12 @@ def test_a_rebuild_reads_only_the_files_that_changed(
     small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index_dir = tmp_path / "index"
+    links = "".join(f'<li><a href="p{i}.html">Part {i}</a></li>' for i in range(12))
+    contents = small_docs / "contents.html"
+    contents.write_text(f"<html><body><main><ul>{links}</ul></main></body></html>", encoding="utf-8")
     build_index(small_docs, index_dir, HashEmbedder())
     old = load_index(index_dir)
+    assert [source for source, _, _ in old.manifest.not_content] == ["contents.html"]
     read: list[str] = []
     real = rag.ingest.format_for
 
@@ -489,9 +494,19 @@ def test_a_rebuild_reads_only_the_files_that_changed(
 
     monkeypatch.setattr(rag.ingest, "format_for", counting)
     (small_docs / "rockets.txt").write_text("The Long March 5 rocket first flew in 2016.", encoding="utf-8")
-    build_index(small_docs, index_dir, HashEmbedder())
+    report = build_index(small_docs, index_dir, HashEmbedder())
     assert read == ["rockets.txt"], "unchanged files are taken from the index before"
+    (skipped,) = report.errors  # a page of links is not read again, and still reported
+    assert isinstance(skipped, NotContentError) and skipped.path == contents
     new = load_index(index_dir)
+    assert new.manifest.not_content == old.manifest.not_content
+    # A page of links that changed is read again.
+    contents.write_text(f"<html><body><main><ul>{links}<li><a href='x.html'>X</a></li></ul></main></body></html>")
+    read.clear()
+    build_index(small_docs, index_dir, HashEmbedder())
+    assert read == ["contents.html"]
+    read.clear()
+    assert not build_index(small_docs, index_dir, HashEmbedder()).changed and read == []  # remembered
     for doc_id in ("cheese", "chips"):
         was = next(d for d in old.documents if d.doc_id == doc_id)
         assert next(d for d in new.documents if d.doc_id == doc_id) == was
