@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from rag.config import DEFAULT_READER, MINILM, READERS, IngestConfig, Settings
 from rag.embedders import EMBEDDERS
-from rag.errors import IngestError, NotContentError, RagError, UsageError
+from rag.errors import IngestError, RagError, UsageError
 from rag.types import Answer, Question, source_label
 
 if TYPE_CHECKING:
@@ -354,24 +354,11 @@ def format_answer(answer: Answer) -> str:
 
 
 def print_errors(errors: Sequence[IngestError], docs: Path) -> None:
-    """Each file that could not be read, on stderr; the pages of links together, in one line (a
-    documentation site has dozens: its table of contents, its index's letters)."""
-    quiet = [e for e in errors if isinstance(e, NotContentError)]
-    for error in errors:
-        if not isinstance(error, NotContentError):
-            print(printable(f"rag: skipped {error}"), file=sys.stderr)
-    if quiet:
-        names = ", ".join(_relative(e.path, docs) for e in quiet[:3])
-        names += f" and {len(quiet) - 3} more" if len(quiet) > 3 else ""
-        print(printable(f"rag: skipped {_count(len(quiet), 'page')} of links, tables of contents or indexes "
-                        f"that hold no answers ({names}); `rag -v` names each"), file=sys.stderr)
+    """The files left out, on stderr (pages of links in one line; `rag -v` names each)."""
+    from rag.ingest import skipped_lines
 
-
-def _relative(path: Path, folder: Path) -> str:
-    try:
-        return path.resolve().relative_to(folder.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    for line in skipped_lines(errors, docs):
+        print(printable(f"rag: skipped {line}"), file=sys.stderr)
 
 
 def _count(n: int, noun: str) -> str:

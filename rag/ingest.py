@@ -120,7 +120,7 @@ def load_documents(
             if doc.text in texts:
                 raise IngestError(path, f"has the same text as {texts[doc.text]}; indexed once")
         except IngestError as exc:
-            logger.log(logging.INFO if isinstance(exc, NotContentError) else logging.WARNING, "%s", exc)
+            logger.info("%s", exc)  # the caller reports `errors` (`skipped_lines`), once
             errors.append(exc)
             continue
         texts[doc.text] = path
@@ -134,6 +134,27 @@ def load_documents(
         reasons = "; ".join(str(e) for e in errors) or f"no {describe_suffixes()} file in it"
         raise EmptyCorpusError(f"nothing to index in {root}: {reasons}")
     return IngestReport(tuple(documents), tuple(errors), tuple(skipped))
+
+
+def skipped_lines(errors: Sequence[IngestError], docs_dir: Path | str) -> list[str]:
+    """What to say of the files left out: one line a file, and the pages of links together in one
+    (a documentation site has dozens: its table of contents, its index's letters), named relative
+    to `docs_dir`."""
+    lines = [str(e) for e in errors if not isinstance(e, NotContentError)]
+    quiet = [e for e in errors if isinstance(e, NotContentError)]
+    if quiet:
+        names = ", ".join(_relative(e.path, Path(docs_dir)) for e in quiet[:3])
+        more = f" and {len(quiet) - 3} more" if len(quiet) > 3 else ""
+        pages = f"{len(quiet)} page{'' if len(quiet) == 1 else 's'}"
+        lines.append(f"{pages} of links, tables of contents or indexes that hold no answers ({names}{more})")
+    return lines
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 PARALLEL_FROM = 32

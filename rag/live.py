@@ -19,7 +19,7 @@ from rag.config import QueryLimits
 from rag.embed import Embedder
 from rag.errors import IndexBusyError, RagError
 from rag.formats import format_for
-from rag.ingest import is_hidden
+from rag.ingest import is_hidden, skipped_lines
 from rag.pipeline import Assistant, Trace
 from rag.store import live_generation
 from rag.types import Answer, Document
@@ -180,8 +180,8 @@ class DocsWatcher(_Poller):
         except (RagError, OSError) as exc:
             logger.warning("docs changed, but the index was not rebuilt: %s", exc)
             return False
-        for error in report.errors:
-            logger.warning("skipped %s", error)
+        for line in skipped_lines(report.errors, self.docs_dir):
+            logger.warning("skipped %s", line)
         if report.changed:
             logger.warning("docs changed: re-indexed %d new or changed of %d documents in %.1f s",
                            len(report.embedded_documents), report.n_documents, report.seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ def test_ingest_then_ask_json(small_docs: Path, tmp_path: Path, capsys: pytest.C
 
 
 def test_pages_of_links_are_reported_in_one_line_and_bad_files_each(
-    small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     links = "".join(f'<li><a href="p{i}.html">Part {i} of the guide</a></li>' for i in range(12))
     for name in ("contents", "genindex-A", "genindex-B", "genindex-C", "genindex-D"):
@@ -39,6 +40,8 @@ def test_pages_of_links_are_reported_in_one_line_and_bad_files_each(
     assert len(skipped) == 2, lines
     assert "empty.txt: holds no text" in skipped[0]
     assert skipped[1].startswith("rag: skipped 5 pages of links") and "and 2 more" in skipped[1]
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING and "empty.txt" in r.getMessage()]
+    assert not warned, "each file is told once, not again by the log"
 
 
 def test_second_ingest_reports_up_to_date(small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rag.build import Progress, ensure_index
 from rag.config import Settings
 from rag.embed import BatchingEmbedder, Embedder
+from rag.ingest import skipped_lines
 from rag.live import DocsWatcher, LiveAssistant
 from rag.pipeline import Assistant
 from ui.api import create_app
@@ -48,8 +49,8 @@ def prepare_index(
 ) -> Embedder:
     """The index's embedder, after building or updating the index from `docs_dir` if given."""
     embedder, report = ensure_index(index_dir, docs_dir, backend, progress, model_cache, settings)
-    for error in report.errors if report else ():
-        logger.warning("skipped %s", error)
+    for line in skipped_lines(report.errors, docs_dir) if report and docs_dir else ():
+        logger.warning("skipped %s", line)
     if report is not None and report.changed:
         print(f"indexed {len(report.embedded_documents)} new or changed (of {report.n_documents}) "
               f"document{'' if report.n_documents == 1 else 's'} in {report.seconds:.0f} s", flush=True)
