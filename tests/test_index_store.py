@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rag.index
 import rag.ingest
 import rag.store
 from rag.build import build_index
@@ -254,6 +255,22 @@ def test_unreadable_vector_files_are_refused(tmp_path: Path) -> None:
 
 
 # --- build and load ------------------------------------------------------------------------
+
+
+def test_large_sentence_vectors_are_memory_mapped_and_answer_the_same(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.pipeline import Assistant
+
+    build_index(small_docs, tmp_path / "index", HashEmbedder())
+    question = "When did the Long March 5 rocket first fly?"
+    read_whole = Assistant.load(tmp_path / "index", reader="heuristic")
+    assert not isinstance(read_whole.reader.sentences.vectors, np.memmap)
+    monkeypatch.setattr(rag.index, "MMAP_FROM_BYTES", 0)  # every matrix counts as large
+    mapped = Assistant.load(tmp_path / "index", reader="heuristic")
+    assert isinstance(mapped.reader.sentences.vectors, np.memmap)
+    assert not mapped.reader.sentences.vectors.flags.writeable
+    assert mapped.ask(question).to_dict() | {"latency_ms": 0} == read_whole.ask(question).to_dict() | {"latency_ms": 0}
 
 
 def test_build_then_load_describes_itself(small_docs: Path, tmp_path: Path) -> None:
