@@ -106,8 +106,10 @@ def build_index(
     index_path = Path(index_dir)
     with build_lock(index_path):
         before = _load_previous(index_path)
-        report = load_documents(docs_dir, cfg.ingest, _known_documents(before),
-                                None if runner is None else runner.parse, _known_not_content(before))
+        known, known_not_content = _known_files(before)
+        report = load_documents(docs_dir, cfg.ingest, known, None if runner is None else runner.parse,
+                                known_not_content)
+        not_content = _not_content(report, docs_dir)
         documents = report.documents
         previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
         old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
@@ -121,7 +123,7 @@ def build_index(
         fresh = [d for d in documents if d.doc_id not in reuse]
         if (previous is not None and not fresh and not removed and _same_order(previous, documents)
                 and previous.manifest.index == _index_config(cfg, previous.manifest.n_chunks)
-                and previous.manifest.not_content == _not_content(report, docs_dir)):
+                and previous.manifest.not_content == not_content):
             logger.info("index in %s is up to date", index_path)
             return BuildReport(
                 index_path, len(documents), previous.manifest.n_chunks, previous.manifest.n_sentences,
@@ -160,7 +162,7 @@ def build_index(
             chunker_version=CHUNKER_VERSION,
             ingest_version=INGEST_VERSION,
             chunk_vectors=CHUNK_VECTORS,
-            not_content=_not_content(report, docs_dir),
+            not_content=not_content,
         )
         write_index(
             index_path,
@@ -232,24 +234,19 @@ def _vectors_reusable(m: Manifest, embedder: Embedder, cfg: Settings) -> bool:
     return True
 
 
-def _known_not_content(previous: StoredIndex | None) -> dict[str, tuple[str, str]]:
-    """Source path -> (sha256, reason) of the files the index before left out as no content."""
-    if previous is None or previous.manifest.ingest_version != INGEST_VERSION:
-        return {}
-    return {source: (sha256, reason) for source, sha256, reason in previous.manifest.not_content}
-
-
 def _not_content(report: IngestReport, docs_dir: Path | str) -> tuple[tuple[str, str, str], ...]:
     root = Path(docs_dir)
     return tuple(sorted((e.path.relative_to(root).as_posix(), e.sha256, e.reason)
                         for e in report.errors if isinstance(e, NotContentError) and e.sha256))
 
 
-def _known_documents(previous: StoredIndex | None) -> dict[str, Document]:
-    """Source path -> document of the index before, if the same readers made it."""
+def _known_files(previous: StoredIndex | None) -> tuple[dict[str, Document], dict[str, tuple[str, str]]]:
+    """Source path -> document of the index before, and source path -> (sha256, reason) of the
+    files it left out as no content; both empty unless the same readers made them."""
     if previous is None or previous.manifest.ingest_version != INGEST_VERSION:
-        return {}
-    return {d.source: d for d in previous.documents}
+        return {}, {}
+    return ({d.source: d for d in previous.documents},
+            {source: (sha256, reason) for source, sha256, reason in previous.manifest.not_content})
 
 
 def _index_config(cfg: Settings, n_vectors: int) -> IndexConfig:

@@ -169,7 +169,8 @@ def read_document(
     """Read one file into a Document (the one in `known` under its path, if its bytes are the
     same). Raises IngestError naming the file and the problem."""
     data, sha256 = _read_bytes(path, IngestConfig() if config is None else config)
-    return _known(path, root, sha256, known) or _parse(path, root, data, sha256)
+    before = _known(path, root, sha256, known)
+    return before if isinstance(before, Document) else _parse(path, root, data, sha256)
 
 
 def _read_all(
@@ -190,10 +191,7 @@ def _read_all(
         except IngestError as exc:
             outcomes[i] = exc
             continue
-        outcomes[i] = _known(path, root, sha256, known)
-        source = path.relative_to(root).as_posix()
-        if outcomes[i] is None and not_content and not_content.get(source, ("", ""))[0] == sha256:
-            outcomes[i] = NotContentError(path, not_content[source][1], sha256)  # known, not read again
+        outcomes[i] = _known(path, root, sha256, known, not_content)
         if outcomes[i] is None:
             if pool:
                 todo.append(i)
@@ -254,11 +252,20 @@ def _read_bytes(path: Path, cfg: IngestConfig) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
-def _known(path: Path, root: Path, sha256: str, known: Mapping[str, Document] | None) -> Document | None:
+def _known(
+    path: Path, root: Path, sha256: str, known: Mapping[str, Document] | None,
+    not_content: Mapping[str, tuple[str, str]] | None = None,
+) -> Document | NotContentError | None:
+    """What the index before made of a file whose bytes are the same: its Document, or the page of
+    links it left out; None when the file is to be read."""
     rel = path.relative_to(root)
-    before = None if known is None else known.get(rel.as_posix())
+    source = rel.as_posix()
+    before = None if known is None else known.get(source)
     if before is not None and before.sha256 == sha256:
         return dataclasses.replace(before, doc_id=rel.with_suffix("").as_posix())
+    left_out = None if not_content is None else not_content.get(source)
+    if left_out is not None and left_out[0] == sha256:
+        return NotContentError(path, left_out[1], sha256)
     return None
 
 

@@ -21,7 +21,7 @@ from rag.errors import IndexMismatchError, InvalidQueryError
 from rag.read import Reader
 from rag.read_heuristic import SentenceIndex
 from rag.readers import DEFAULT_READER, make_reader, policy_for
-from rag.retrieve import HybridRetriever, Retriever, section_paths
+from rag.retrieve import HybridRetriever, Retriever
 from rag.store import Manifest, load_index
 from rag.types import Answer, Document, Passage, Query
 
@@ -129,8 +129,7 @@ class Assistant:
                 f"index was built with {m.embedder} (dim {m.dim}), not "
                 f"{embedder.name} (dim {embedder.dim}); rebuild with `rag ingest`"
             )
-        headings = section_paths(stored.documents, stored.chunks)
-        retriever = HybridRetriever(stored.chunks, stored.vectors, cfg.retrieve, headings)
+        retriever = HybridRetriever.over(stored, cfg.retrieve)
         if reader is None or isinstance(reader, str):
             sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
             reader = make_reader(DEFAULT_READER if reader is None else reader, sentences, cfg)

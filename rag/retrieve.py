@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from rag.config import RetrieveConfig
 from rag.index import VectorIndex
 from rag.lexical import BM25
 from rag.types import Chunk, Document, Passage, Query
+
+if TYPE_CHECKING:
+    from rag.store import StoredIndex
 
 
 class Retriever(Protocol):
@@ -43,10 +46,13 @@ class HybridRetriever:
         self.chunks = tuple(chunks)
         self.vectors = vectors
         self.config = RetrieveConfig() if config is None else config
-        if headings is None:
-            self.bm25 = BM25([c.text for c in self.chunks])
-        else:
-            self.bm25 = BM25([f"{h}\n{c.text}" for h, c in zip(headings, self.chunks, strict=True)])
+        heads = [""] * len(self.chunks) if headings is None else headings
+        self.bm25 = BM25([f"{h}\n{c.text}" for h, c in zip(heads, self.chunks, strict=True)])
+
+    @classmethod
+    def over(cls, stored: StoredIndex, config: RetrieveConfig | None = None) -> HybridRetriever:
+        """The retriever of a loaded index: its chunks, their vectors and their section paths."""
+        return cls(stored.chunks, stored.vectors, config, section_paths(stored.documents, stored.chunks))
 
     def retrieve(self, query: Query, top_k: int | None = None) -> list[Passage]:
         """The best `top_k` chunks for a query, best first."""

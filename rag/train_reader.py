@@ -436,7 +436,7 @@ def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
     from rag.metrics import best_f1, holds_answer
     from rag.read_heuristic import HeuristicReader, SentenceIndex
     from rag.read_model import ModelReader
-    from rag.retrieve import HybridRetriever, section_paths
+    from rag.retrieve import HybridRetriever
     from rag.store import load_index
     from rag.types import Query
 
@@ -458,8 +458,7 @@ def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
         # Every span trusted while calibrating: the span calibration judges each one.
         every_span = replace(Settings().model_reader, trust_span_from=0.0)
         reader = ModelReader(sentences, HeuristicReader(sentences), every_span, model_dir)
-        retriever = HybridRetriever(stored.chunks, stored.vectors,
-                                    headings=section_paths(stored.documents, stored.chunks))
+        retriever = HybridRetriever.over(stored)  # as `Assistant.load` builds it
         texts = {d.doc_id: d.text for d in stored.documents}
         for q in read_questions(questions_path):
             clean = " ".join(q.question.split())
