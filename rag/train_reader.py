@@ -245,8 +245,10 @@ def same_settings(written: str, cfg: TrainConfig) -> bool:
     return isinstance(before, dict) and {**asdict(TrainConfig()), **before} == asdict(cfg)
 
 
-def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Path:
-    """Train to `cfg.steps`, resuming from `work/checkpoint.pt`; returns the final weights' path."""
+def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int, device: str = "cpu") -> Path:
+    """Train to `cfg.steps`, resuming from `work/checkpoint.pt`; returns the final weights' path.
+    `device` "cuda" trains on a GPU (to try recipes quickly; what ships is trained on the CPU,
+    whose sums differ in their last bits)."""
     import torch
     from transformers import AutoModel
 
@@ -273,7 +275,7 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
 
     model = QAModel(AutoModel.from_pretrained(model_dir, config=encoder_config(cfg)))
     if cfg.init:
-        model.load_state_dict(torch.load(cfg.init))
+        model.load_state_dict(torch.load(cfg.init, map_location="cpu"))
         print(f"starting from {cfg.init}", flush=True)
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
@@ -285,7 +287,7 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
     step = 0
     ckpt = work / "checkpoint.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location="cpu")
         if same_settings(state["settings"], cfg):
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
@@ -295,6 +297,8 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
             print(f"resuming at step {step} of {cfg.steps}", flush=True)
         else:
             print(f"{ckpt} has other settings: starting afresh", flush=True)
+    model.to(device)
+    _optimizer_to(opt, device)
     model.train()
     loss_sum, since, t0 = 0.0, 0, time.time()
     while step < cfg.steps:
@@ -305,10 +309,10 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
         width = max(len(b[0]) for b in batch)
         ids = torch.tensor([b[0] + [0] * (width - len(b[0])) for b in batch])
         types = torch.tensor([b[1] + [0] * (width - len(b[1])) for b in batch])
-        mask = (torch.arange(width)[None, :] < torch.tensor([len(b[0]) for b in batch])[:, None]).long()
-        starts = torch.tensor([b[2] for b in batch])
-        ends = torch.tensor([b[3] for b in batch])
-        logits = model(ids, mask, types)
+        mask = (torch.arange(width)[None, :] < torch.tensor([len(b[0]) for b in batch])[:, None]).long().to(device)
+        starts = torch.tensor([b[2] for b in batch], device=device)
+        ends = torch.tensor([b[3] for b in batch], device=device)
+        logits = model(ids.to(device), mask, types.to(device))
         fill = mask == 0
         loss = (torch.nn.functional.cross_entropy(logits[..., 0].masked_fill(fill, -1e4), starts)
                 + torch.nn.functional.cross_entropy(logits[..., 1].masked_fill(fill, -1e4), ends)) / 2
@@ -330,10 +334,18 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int) -> Pa
             torch.save({"settings": settings, "model": model.state_dict(), "opt": opt.state_dict(),
                         "sched": sched.state_dict(), "rng": torch.get_rng_state(), "step": step}, tmp)
             tmp.replace(ckpt)
-    torch.save(model.state_dict(), final)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, final)
     (work / "settings.json").write_text(settings)
     print(f"trained {cfg.steps} steps in {(time.time() - began) / 60:.1f} min (this run)", flush=True)
     return final
+
+
+def _optimizer_to(opt: Any, device: str) -> None:
+    """Move a (resumed) optimizer's state to the model's device."""
+    for state in opt.state.values():
+        for key, value in state.items():
+            if hasattr(value, "to") and key != "step":  # AdamW keeps its step count on the CPU
+                state[key] = value.to(device)
 
 
 def encoder_config(cfg: TrainConfig) -> Any:
@@ -523,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--no-export", action="store_true", help="train only (a first stage): no ONNX, no calibration")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where to train (cuda: a GPU, to try recipes; the shipped model is trained on the CPU)")
     args = parser.parse_args(argv)
     if not 1 <= args.layers <= 6 or not 32 <= args.max_len <= 512:
         print("error: --layers must be 1 to 6 and --max-len 32 to 512", file=sys.stderr)
@@ -535,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = TrainConfig(steps=args.steps, layers=args.layers, max_len=args.max_len, flip_meaning=args.flip_meaning,
                       lr=args.lr, init="" if args.init is None else str(args.init))
-    weights = train(args.data, args.work, cfg, args.checkpoint_every)
+    weights = train(args.data, args.work, cfg, args.checkpoint_every, args.device)
     if args.no_export:
         return 0
     export(weights, cfg, args.out, args.work)
