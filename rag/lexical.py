@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -52,42 +52,87 @@ def tokenize(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
-class BM25:
-    """Okapi BM25 over a fixed list of texts; scores every text for a query at once."""
+class TermTable:
+    """The content terms (`tokenize`) of many texts as term ids in flat arrays: row i's terms,
+    in order and with repeats, are `ids[offsets[i]:offsets[i + 1]]`. About 4 bytes a term, where
+    a set of strings per text costs hundreds of bytes a text: a corpus's sentences run to
+    millions."""
 
-    def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, texts: Iterable[str]) -> None:
+        vocab: dict[str, int] = {}
+        ids = array("i")
+        offsets = array("q", [0])
+        for text in texts:
+            ids.extend(vocab.setdefault(term, len(vocab)) for term in tokenize(text))
+            offsets.append(len(ids))
+        self.vocab = vocab
+        self.words = list(vocab)
+        """Term id -> term."""
+        self.ids = np.frombuffer(ids, dtype=np.int32) if ids else np.zeros(0, dtype=np.int32)
+        self.offsets = np.frombuffer(offsets, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def terms(self, row: int) -> frozenset[str]:
+        """The distinct terms of text `row`."""
+        words = self.words
+        return frozenset(words[i] for i in self.ids[self.offsets[row]:self.offsets[row + 1]].tolist())
+
+
+class BM25:
+    """Okapi BM25 over a fixed list of texts; scores every text (or some) for a query at once.
+
+    The postings are flat arrays grouped by term (row ids ascending within a term), with each
+    posting's BM25 weight computed once: 8 bytes a posting."""
+
+    def __init__(self, texts: Sequence[str] | TermTable, k1: float = 1.2, b: float = 0.75) -> None:
+        table = texts if isinstance(texts, TermTable) else TermTable(texts)
         self.k1, self.b = k1, b
-        self.size = len(texts)
-        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        lengths = np.zeros(self.size, dtype=np.float32)
-        for i, text in enumerate(texts):
-            terms = tokenize(text)
-            lengths[i] = len(terms)
-            for term, count in Counter(terms).items():
-                postings[term].append((i, count))
-        avg = float(lengths.mean()) if self.size and lengths.mean() > 0 else 1.0
+        self.size = n = len(table)
+        self._term_id = table.vocab
+        lengths = np.diff(table.offsets).astype(np.float64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(table.offsets))
+        pairs, tf = np.unique(table.ids.astype(np.int64) * max(n, 1) + rows, return_counts=True)
+        term_of, row_of = np.divmod(pairs, max(n, 1))
+        self._df = np.bincount(term_of, minlength=len(table.vocab))
+        avg = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
         norm = k1 * (1 - b + b * lengths / avg)
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for term, entries in postings.items():
-            ids = np.array([e[0] for e in entries], dtype=np.int64)
-            tf = np.array([e[1] for e in entries], dtype=np.float32)
-            idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))
-            self._postings[term] = (ids, (idf * tf * (k1 + 1) / (tf + norm[ids])).astype(np.float32))
+        idf = np.log(1 + (n - self._df + 0.5) / (self._df + 0.5))
+        self._rows = row_of.astype(np.int32)
+        self._weights = (idf[term_of] * tf * (k1 + 1) / (tf + norm[row_of])).astype(np.float32)
+        self._starts = np.searchsorted(term_of, np.arange(len(table.vocab) + 1))
 
     def __contains__(self, term: str) -> bool:
-        return term in self._postings
+        return term in self._term_id
 
     def idf(self, term: str) -> float:
-        entry = self._postings.get(term)
-        n = 0 if entry is None else len(entry[0])
+        t = self._term_id.get(term)
+        n = 0 if t is None else int(self._df[t])
         return math.log(1 + (self.size - n + 0.5) / (n + 0.5))
 
-    def scores(self, query: str | Sequence[str]) -> np.ndarray:
-        """BM25 score of every text for `query` (a string, or already-tokenized terms)."""
+    def scores(self, query: str | Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every text for `query` (a string, or already-tokenized terms), or of
+        the texts `rows` only (ascending), in their order."""
         terms = tokenize(query) if isinstance(query, str) else query
-        out = np.zeros(self.size, dtype=np.float32)
+        if rows is None:
+            out = np.zeros(self.size, dtype=np.float32)
+        else:
+            out = np.zeros(len(rows), dtype=np.float32)
+            order = np.argsort(rows, kind="stable")
+            ordered = np.asarray(rows)[order]
         for term in set(terms):
-            entry = self._postings.get(term)
-            if entry is not None:
-                out[entry[0]] += entry[1]
+            t = self._term_id.get(term)
+            if t is None:
+                continue
+            lo, hi = self._starts[t], self._starts[t + 1]
+            if rows is None:
+                out[self._rows[lo:hi]] += self._weights[lo:hi]
+                continue
+            posting_rows = self._rows[lo:hi]
+            at = np.searchsorted(posting_rows, ordered)
+            inside = at < len(posting_rows)
+            hit = np.zeros(len(ordered), dtype=bool)
+            hit[inside] = posting_rows[at[inside]] == ordered[inside]
+            out[order[hit]] += self._weights[lo:hi][at[hit]]
         return out

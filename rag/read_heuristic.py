@@ -4,22 +4,27 @@ free short answer, and says how sure it is. Its weights live in `HeuristicReader
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import overload
 
 import numpy as np
 
 from rag.chunk import SentenceTable, build_sentence_table
 from rag.config import HeuristicReaderConfig
 from rag.embed import Embedder
-from rag.lexical import BM25, tokenize
+from rag.lexical import BM25, TermTable, tokenize
 from rag.span import AnswerType, Candidate, expected_type, pick_span, typed_span
 from rag.types import Chunk, Document, Extraction, Passage, Query, Span
 
 
 class SentenceIndex:
     """Every sentence of a corpus with its vector, BM25 statistics and neighbours: what the
-    heuristic reader reads from. Built from the stored index, or in memory with an embedder."""
+    heuristic reader reads from. Built from the stored index, or in memory with an embedder.
+
+    Per sentence it holds arrays, not objects (a corpus's sentences run to millions): the texts
+    are sliced from the documents when read, the terms are ids in a `TermTable`, and a
+    sentence's row is found by binary search over (document, start)."""
 
     def __init__(
         self,
@@ -33,15 +38,15 @@ class SentenceIndex:
         self.table = table
         self.vectors = vectors
         self.documents = tuple(documents)
-        docs = self.documents
-        spans = list(zip(table.doc.tolist(), table.start.tolist(), table.end.tolist(), strict=True))
-        self.texts = [docs[d].text[a:b] for d, a, b in spans]
-        self.bm25 = BM25(self.texts)
-        self.terms = [frozenset(tokenize(t)) for t in self.texts]
+        self.texts = SentenceTexts(self.documents, table)
+        self.term_table = TermTable(self.texts)
+        self.bm25 = BM25(self.term_table)
         self.chunk_ids = [chunks[int(c)].chunk_id for c in table.chunk.tolist()]
         """The first chunk holding each sentence (what a citation of it names)."""
-        self._row_of = {(docs[d].doc_id, a, b): i for i, (d, a, b) in enumerate(spans)}
-        self._rows_of_chunk = {c.chunk_id: self.rows_of(c.doc_id, c.sentences) for c in chunks}
+        self._doc_index = {d.doc_id: i for i, d in enumerate(self.documents)}
+        keys = table.doc.astype(np.int64) << 40 | table.start.astype(np.int64)
+        self._order = None if bool(np.all(keys[1:] >= keys[:-1])) else np.argsort(keys, kind="stable")
+        self._keys = keys if self._order is None else keys[self._order]
 
     @classmethod
     def build(cls, documents: Sequence[Document], chunks: Sequence[Chunk], embedder: Embedder) -> SentenceIndex:
@@ -51,16 +56,31 @@ class SentenceIndex:
         return cls(documents, chunks, table, embedder.embed(texts))
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return len(self.table)
+
+    def terms(self, row: int) -> frozenset[str]:
+        """The distinct content terms of sentence `row`."""
+        return self.term_table.terms(row)
 
     def rows_of(self, doc_id: str, sentences: Sequence[Span]) -> np.ndarray:
         """The rows of these sentences of one document (those the index holds)."""
-        found = (self._row_of.get((doc_id, s.start, s.end)) for s in sentences)
-        return np.array([r for r in found if r is not None], dtype=np.int64)
+        d = self._doc_index.get(doc_id)
+        if d is None or not sentences:
+            return np.zeros(0, dtype=np.int64)
+        keys = self._keys
+        wanted = np.array([d << 40 | s.start for s in sentences], dtype=np.int64)
+        found = []
+        for at, s in zip(np.searchsorted(keys, wanted).tolist(), sentences, strict=True):
+            while at < len(keys) and keys[at] == d << 40 | s.start:
+                row = at if self._order is None else int(self._order[at])
+                if int(self.table.end[row]) == s.end:
+                    found.append(row)
+                    break
+                at += 1
+        return np.array(found, dtype=np.int64)
 
     def rows_of_passage(self, passage: Passage) -> np.ndarray:
-        rows = self._rows_of_chunk.get(passage.chunk_id)
-        return self.rows_of(passage.doc_id, passage.sentences) if rows is None else rows
+        return self.rows_of(passage.doc_id, passage.sentences)
 
     def doc_id(self, row: int) -> str:
         return self.documents[int(self.table.doc[row])].doc_id
@@ -79,6 +99,33 @@ class SentenceIndex:
                 if "\n\n" not in text[int(table.end[a]):int(table.start[b])]:
                     out.append(other)
         return out
+
+
+class SentenceTexts(Sequence[str]):
+    """The sentences' texts, sliced from their documents when read (not held)."""
+
+    def __init__(self, documents: Sequence[Document], table: SentenceTable) -> None:
+        self.documents, self.table = documents, table
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @overload
+    def __getitem__(self, row: int) -> str: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[str]: ...
+
+    def __getitem__(self, row: int | slice) -> str | list[str]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        t = self.table
+        return self.documents[int(t.doc[row])].text[int(t.start[row]):int(t.end[row])]
+
+    def __iter__(self) -> Iterator[str]:
+        docs, t = self.documents, self.table
+        for d, a, b in zip(t.doc.tolist(), t.start.tolist(), t.end.tolist(), strict=True):
+            yield docs[d].text[a:b]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +177,7 @@ class HeuristicReader:
             # The question's words split across two sentences ("... in the city whose GDP grew
             # 2.8 percent?"): the evidence is both, and the answer lies in the one it names less.
             for row in index.neighbours(best.row):
-                gain = _coverage(idf, index.terms[best.row] | index.terms[row]) - best.coverage
+                gain = _coverage(idf, index.terms(best.row) | index.terms(row)) - best.coverage
                 if gain >= self.config.split_question_gain:
                     rows = sorted([best.row, row])
                     span = pick_span(index.texts[row], query.text, kind, offset=index.span(row).start)
@@ -185,13 +232,13 @@ class HeuristicReader:
         rows = np.fromiter(chunk_score, dtype=np.int64)
         dense = index.vectors[rows] @ query.vector.reshape(-1)
         idf = self.query_idf(query.text) if idf is None else idf
-        lexical = index.bm25.scores(list(idf))[rows]
+        lexical = index.bm25.scores(list(idf), rows)
         lexical = lexical / lexical.max() if lexical.max() > 0 else lexical
         c = self.config
         scored = []
         for i, row in enumerate(rows):
             text = index.texts[row]
-            coverage = _coverage(idf, index.terms[row])
+            coverage = _coverage(idf, index.terms(row))
             typed = kind is not AnswerType.NONE and typed_span(text, query.text, kind) is not None
             score = (
                 c.dense_weight * float(dense[i]) + c.bm25_weight * float(lexical[i])

@@ -1,0 +1,78 @@
+"""BM25 and the term table: the scores Okapi BM25 defines, for every text or for some rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rag.chunk import SentenceTable
+from rag.embed_hash import HashEmbedder
+from rag.lexical import BM25, TermTable, tokenize
+from rag.read_heuristic import SentenceIndex
+from rag.types import Chunk, Document, Span
+
+TEXTS = [
+    "The red fox jumps over the lazy dog.",
+    "A red car and a red bus.",
+    "Dogs bark at night; the dog sleeps by day.",
+    "",
+    "Nothing here matches.",
+]
+
+
+def okapi(texts: list[str], query: str, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    """BM25 written out from its definition, one text at a time."""
+    docs = [tokenize(t) for t in texts]
+    avg = sum(map(len, docs)) / len(docs)
+    out = np.zeros(len(docs))
+    for term in set(tokenize(query)):
+        df = sum(term in d for d in docs)
+        idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        for i, d in enumerate(docs):
+            tf = d.count(term)
+            out[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avg)) if tf else 0.0
+    return out
+
+
+def test_bm25_scores_are_okapis_for_every_text_and_for_chosen_rows() -> None:
+    bm25 = BM25(TEXTS)
+    for query in ("red dog", "red red fox", "bark", "unknown words", "the"):
+        want = okapi(TEXTS, query)
+        assert np.allclose(bm25.scores(query), want, atol=1e-5)
+        rows = np.array([4, 1, 1, 0, 2])  # any order, repeats allowed
+        assert np.allclose(bm25.scores(query, rows), want[rows], atol=1e-5)
+    assert "red" in bm25 and "zebra" not in bm25
+    assert bm25.idf("red") < bm25.idf("fox") < bm25.idf("zebra")
+    assert BM25([]).scores("red").shape == (0,)
+
+
+def test_the_term_table_gives_each_texts_distinct_terms() -> None:
+    table = TermTable(TEXTS)
+    assert len(table) == len(TEXTS)
+    for row, text in enumerate(TEXTS):
+        assert table.terms(row) == frozenset(tokenize(text))
+    assert BM25(table).scores("red").tolist() == BM25(TEXTS).scores("red").tolist()
+
+
+def test_sentence_rows_are_found_by_document_and_span() -> None:
+    text = "One fact. Two facts here. Three."
+    doc = Document("d", "d", text, "d.txt", "0")
+    other = Document("e", "e", "Else.", "e.txt", "1")
+    spans = (Span(0, 9), Span(10, 25), Span(26, 32))
+    chunks = [Chunk("d#0", "d", text[:25], 0, 25, 6, spans[:2]), Chunk("d#1", "d", text[10:], 10, 32, 6, spans[1:]),
+              Chunk("e#0", "e", "Else.", 0, 5, 2, (Span(0, 5),))]
+    index = SentenceIndex.build([doc, other], chunks, HashEmbedder())
+    assert [index.texts[r] for r in range(len(index))] == ["One fact.", "Two facts here.", "Three.", "Else."]
+    assert index.rows_of("d", [spans[2], spans[0]]).tolist() == [2, 0]
+    assert index.rows_of("d", [Span(10, 12)]).tolist() == []  # a start it holds, another end
+    assert index.rows_of("e", [Span(0, 5)]).tolist() == [3]
+    assert index.rows_of("missing", [Span(0, 5)]).tolist() == []
+    assert index.chunk_ids == ["d#0", "d#0", "d#1", "e#0"]
+    assert index.terms(1) == frozenset({"two", "fact"})  # "here" is a stop word
+    # A table in another order (not as `build_sentence_table` writes it) is searched as well.
+    t = index.table
+    backwards = SentenceTable(t.doc[::-1].copy(), t.start[::-1].copy(), t.end[::-1].copy(), t.chunk[::-1].copy())
+    reversed_index = SentenceIndex([doc, other], chunks, backwards, index.vectors[::-1])
+    assert reversed_index.rows_of("d", [spans[2], spans[0]]).tolist() == [1, 3]
+    assert reversed_index.texts[3] == "One fact."
