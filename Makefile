@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test test-fast lint install clean-index eval eval-docs bench bench-serve load fuzz attack train-reader
+.PHONY: run test test-fast lint install clean-index eval eval-docs bench bench-serve bench-scale load fuzz attack train-reader
 
 install: $(STAMP)
 
@@ -53,6 +53,14 @@ train-reader: $(STAMP)
 ## Performance report: eval/reports/bench.{md,json,png} (about 25 minutes on 2 cores).
 bench: $(STAMP)
 	$(BIN)/python eval/bench.py
+
+## The whole pipeline at 10k, 100k and 1M chunks: the Python manual's pages replicated with
+## perturbation, built by `rag ingest` and served by `rag serve`; eval/reports/bench-scale.{md,json}.
+## Starts from the manual's index (make eval-docs's; built first if missing). A size that would not
+## fit in this machine's memory is left out and says so. About 10 minutes on 2 cores.
+bench-scale: $(STAMP)
+	test -f /usr/share/doc/python3.11/html/index.html || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc)
+	$(BIN)/python eval/bench_scale.py
 
 ## Serving replicas compared: rag serve --replicas 1/2/4 against Ray Serve, 32 clients (eval/scale.md).
 bench-serve: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,3 +196,37 @@ def test_bad_scale_options_are_one_line_errors(argv: list[str], message: str, ca
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+GUIDES = {
+    f"guide{i}.md": f"# Guide {i}\n\n" + "\n\n".join(
+        f"## Part {k} of guide {i}\n\n" + " ".join(
+            f"Part {k} of guide {i} says fact {i * 50 + k * 5 + j} about the {['red', 'blue', 'green'][j % 3]} box."
+            for j in range(6))
+        for k in range(5))
+    for i in range(4)
+}
+
+
+def test_bench_scale_corpora_are_new_pages_of_sentences_already_embedded(tmp_path: Path) -> None:
+    """`make bench-scale` replicates a real index's pages with perturbation and builds them from a
+    copy of it: every copy is a different document, the chunks come out near the size asked for,
+    and the build embeds nothing the seed index did not already hold (its time is not embedding)."""
+    from eval.bench_scale import perturbed_corpus
+
+    seed = tmp_path / "seed"
+    build_index(write_corpus(tmp_path / "docs", GUIDES), seed, HashEmbedder())
+    stored = load_index(seed)
+    wanted = 3 * len(stored.chunks)
+    corpus = perturbed_corpus(stored, wanted, tmp_path / "copies")
+    assert corpus["copies"] == 3
+    index = tmp_path / "scaled"
+    shutil.copytree(seed, index, copy_function=os.link)
+    counting = StopsAfter()
+    build_index(tmp_path / "copies", index, counting)
+    scaled = load_index(index)
+    assert abs(len(scaled.chunks) - wanted) <= 0.1 * wanted
+    texts = [d.text for d in scaled.documents]
+    assert len(set(texts)) == len(texts) == 4 * 3
+    assert counting.texts == []
+    assert load_index(seed).manifest == stored.manifest  # the seed index is untouched

@@ -1,0 +1,227 @@
+"""The whole pipeline at 10k, 100k and 1M chunks (`make bench-scale`): build time, disk, a real
+server's memory and `ask` latency, BM25, sentence tables, texts and the reader included.
+
+    python eval/bench_scale.py [--sizes 10000 100000 1000000] [--work build/scale]
+
+The corpora are real text: the Python 3.11 manual as `make eval-docs` indexed it (its index in
+build/pydocs/index, built first if missing), replicated with perturbation. Copy k of a page keeps
+its paragraphs but in an order shuffled by (page, k), and drops one of them, so no two copies
+are the same document, yet their sentences are the manual's own. A page's copies are added
+until the corpus has about N chunks; each corpus is written as plain-text files and indexed by
+`rag ingest` as a user would.
+
+What is measured, and what is not: every distinct sentence is embedded once per build
+(`rag.build`), and the corpus's sentences are the manual's, so each build starts from a copy of
+the manual's index and embeds only sentences that copy does not hold (a paragraph cut
+differently, say). The build time is therefore chunking, the sentence table,
+FAISS and the disk, not the embedding; the embedding a cold build would add is reported beside
+it, from the distinct sentences and the embeddings a second `make eval-docs` measured. Each
+size is built only when the memory the last size used, scaled by the chunks, fits in what the
+machine has free; a size left out says so, with the figure it would have needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eval.docs_bench import MANUAL, copy_manual, serve_figures, timed  # noqa: E402
+
+BIN = Path(sys.executable).parent
+REPORTS = ROOT / "eval" / "reports"
+QUESTIONS = ROOT / "eval" / "pydocs" / "dev.jsonl"
+"""Asked of every corpus: the manual's tuning questions (their answers are in every copy)."""
+
+
+def seed_index(work: Path) -> Path:
+    """The manual's index (`make eval-docs`'s), built here if there is none."""
+    index = ROOT / "build" / "pydocs" / "index"
+    if (index / "CURRENT").is_file():
+        return index
+    if not (MANUAL / "index.html").is_file():
+        raise SystemExit(f"no Python manual at {MANUAL} (apt-get install python3.11-doc)")
+    docs = ROOT / "build" / "pydocs" / "docs"
+    copy_manual(MANUAL, docs)
+    print("indexing the Python manual first (about 15 minutes) ...", flush=True)
+    timed([str(BIN / "rag"), "ingest", "--docs", str(docs), "--index", str(index)])
+    return index
+
+
+def sections(doc: Any) -> list[tuple[str, str]]:
+    """(heading, text) of each section of a stored document, the text before the first heading
+    under the document's title."""
+    starts = [(0, "")] + [(at, path) for at, path in doc.sections if at > 0]
+    out = []
+    for (at, path), (end, _) in zip(starts, [*starts[1:], (len(doc.text), "")], strict=True):
+        body = doc.text[at:end].strip()
+        heading = path.split(" › ")[-1] if path else ""
+        if body.startswith(heading):
+            body = body[len(heading):].lstrip("¶").strip()
+        if body:
+            out.append((heading, body))
+    return out
+
+
+def perturbed_corpus(stored: Any, n_chunks: int, target: Path, seed: int = 0) -> dict[str, int]:
+    """Write about `n_chunks` chunks' worth of perturbed page copies into `target` (fresh), as
+    Markdown: the page's title, then its sections, each under its heading. Copy 0 is the page;
+    copy k > 0 drops one section and shuffles the rest, seeded by (page, k)."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    per_doc: dict[str, int] = {}
+    for chunk in stored.chunks:
+        per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+    documents = [d for d in stored.documents if per_doc.get(d.doc_id)]
+    total = pages = copy = 0
+    written: set[str] = set()
+    while total < n_chunks:
+        order = list(documents)
+        random.Random(f"{seed}/{copy}").shuffle(order)
+        for doc in order:
+            if total >= n_chunks:
+                break
+            parts = sections(doc)
+            rng = random.Random(f"{seed}/{doc.doc_id}/{copy}")
+            if copy and len(parts) > 2:
+                parts.pop(rng.randrange(len(parts)))
+                rng.shuffle(parts)
+            elif copy:
+                # Too few sections to shuffle: the paragraphs of the last one, shuffled.
+                paragraphs = parts[-1][1].split("\n\n")
+                rng.shuffle(paragraphs)
+                parts[-1] = (parts[-1][0], "\n\n".join(paragraphs))
+            body = "\n\n".join(f"## {heading}\n\n{text}" if heading else text for heading, text in parts)
+            if body in written:
+                continue  # `rag ingest` would index it once: not a new page
+            written.add(body)
+            path = target / f"copy-{copy:04d}" / f"{doc.doc_id.replace('/', '__')}.md"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(f"# {doc.title}\n\n{body}\n", encoding="utf-8")
+            total += per_doc[doc.doc_id]
+            pages += 1
+        copy += 1
+        if copy > 1000:
+            raise SystemExit(f"{len(documents)} pages cannot make {n_chunks:,} chunks")
+    return {"pages": pages, "copies": copy, "estimated_chunks": total}
+
+
+def generation_mb(index: Path) -> float:
+    generation = index / (index / "CURRENT").read_text(encoding="ascii").strip()
+    return sum(f.stat().st_size for f in generation.rglob("*") if f.is_file()) / 1e6
+
+
+def available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_size(seed: Path, n_chunks: int, work: Path, questions: list[str]) -> dict[str, Any]:
+    from rag.store import read_manifest
+
+    docs, index = work / f"docs-{n_chunks}", work / f"index-{n_chunks}"
+    began = time.perf_counter()
+    corpus = perturbed_corpus(_load(seed), n_chunks, docs)
+    made = time.perf_counter() - began
+    print(f"{n_chunks:,} chunks: {corpus['pages']:,} pages written in {made:.0f} s; building ...", flush=True)
+    if index.exists():
+        shutil.rmtree(index)
+    # The manual's index as the one before: its sentence vectors are reused, not embedded again.
+    shutil.copytree(seed, index, copy_function=os.link)
+    seconds, peak, said = timed([str(BIN / "rag"), "ingest", "--docs", str(docs), "--index", str(index)])
+    manifest = read_manifest(index)
+    result: dict[str, Any] = {
+        "target_chunks": n_chunks, **corpus, "chunks": manifest.n_chunks, "sentences": manifest.n_sentences,
+        "index_kind": manifest.index.kind, "build_s": seconds, "build_peak_rss_mb": peak, "build_said": said,
+        "index_mb": generation_mb(index),
+    }
+    print(f"  {said}\n  built in {seconds:.0f} s, peak {peak:.0f} MB, {result['index_mb']:.0f} MB on disk", flush=True)
+    result.update(serve_figures(index, questions))
+    print(f"  serve: ready in {result['serve_ready_s']:.1f} s, RSS {result['server_rss_mb']:.0f} MB, "
+          f"ask p50 {result['http_ask_p50_ms']:.1f} ms, p95 {result['http_ask_p95_ms']:.1f} ms", flush=True)
+    shutil.rmtree(docs)
+    return result
+
+
+def _load(index: Path) -> Any:
+    from rag.store import load_index
+
+    return load_index(index, verify=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "scale")
+    parser.add_argument("--keep", action="store_true", help="keep the indexes (they are large)")
+    args = parser.parse_args()
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    seed = seed_index(work)
+    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
+                 if line.strip()] * 2
+    last_docs = REPORTS / "pydocs-bench.json"
+    embedded_per_s = (json.loads(last_docs.read_text())["ingest"].get("embedded_per_s")
+                      if last_docs.is_file() else None)
+    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+                              "seed": "Python 3.11 manual (build/pydocs/index)", "sizes": [],
+                              "cold_embeddings_per_s": embedded_per_s}
+    for n in sorted(args.sizes):
+        done = [s for s in result["sizes"] if "server_rss_mb" in s]
+        if done:
+            last = done[-1]
+            need = max(last["server_rss_mb"], last["build_peak_rss_mb"]) * n / last["chunks"]
+            free = available_mb()
+            if need > 0.8 * free:
+                print(f"{n:,} chunks: left out, it would need about {need / 1024:.1f} GB of memory "
+                      f"({free / 1024:.1f} GB free)", flush=True)
+                result["sizes"].append({"target_chunks": n, "left_out": True, "projected_mb": need,
+                                        "available_mb": free})
+                continue
+        size = bench_size(seed, n, work, questions)
+        result["sizes"].append(size)
+        if not args.keep:
+            shutil.rmtree(work / f"index-{n}")
+    write_reports(result)
+    return 0
+
+
+def write_reports(r: dict[str, Any]) -> None:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "bench-scale.json").write_text(json.dumps(r, indent=2) + "\n", encoding="utf-8")
+    rows = ["| chunks | sentences | pages | build | build peak RSS | disk | server RSS | ready | ask p50 | ask p95 |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in r["sizes"]:
+        if s.get("left_out"):
+            rows.append(f"| {s['target_chunks']:,} | left out: would need about {s['projected_mb'] / 1024:.1f} GB "
+                        f"of memory, {s['available_mb'] / 1024:.1f} GB free | | | | | | | | |")
+            continue
+        rows.append(f"| {s['chunks']:,} | {s['sentences']:,} | {s['pages']:,} | {s['build_s']:.0f} s | "
+                    f"{s['build_peak_rss_mb']:.0f} MB | {s['index_mb']:.0f} MB | {s['server_rss_mb']:.0f} MB | "
+                    f"{s['serve_ready_s']:.0f} s | {s['http_ask_p50_ms']:.1f} ms | {s['http_ask_p95_ms']:.1f} ms |")
+    text = "\n".join([
+        f"# bench-scale, {r['date']} ({r['cpus']} CPUs)", "",
+        f"Corpora: {r['seed']}, replicated with perturbation (`eval/bench_scale.py`). `ask` over HTTP, one "
+        "client, the model reader, the manual's tuning questions twice each.", "", *rows, "",
+        "Build times reuse the manual's sentence vectors (the corpora's sentences are the manual's): a cold "
+        "build adds the embedding of each distinct sentence"
+        + (f", at {r['cold_embeddings_per_s']:.0f} a second as `make eval-docs` measured." if r.get(
+            "cold_embeddings_per_s") else "."), ""])
+    (REPORTS / "bench-scale.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
