@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -53,22 +54,28 @@ def tokenize(text: str) -> list[str]:
 
 
 class TermTable:
-    """The content terms (`tokenize`) of many texts as term ids in flat arrays: row i's terms,
-    in order and with repeats, are `ids[offsets[i]:offsets[i + 1]]`. About 4 bytes a term, where
-    a set of strings per text costs hundreds of bytes a text: a corpus's sentences run to
-    millions."""
+    """The content terms (`tokenize`) of many texts as term ids in flat arrays: row i's distinct
+    terms are `ids[offsets[i]:offsets[i + 1]]`, each as often as `counts` says, and `lengths[i]`
+    is its number of terms. About 8 bytes a distinct term of a text, where a set of strings per
+    text costs hundreds of bytes a text: a corpus's sentences run to millions."""
 
     def __init__(self, texts: Iterable[str]) -> None:
         vocab: dict[str, int] = {}
-        ids = array("i")
+        ids, counts, lengths = array("i"), array("i"), array("i")
         offsets = array("q", [0])
         for text in texts:
-            ids.extend(vocab.setdefault(term, len(vocab)) for term in tokenize(text))
+            terms = tokenize(text)
+            tf = Counter(vocab.setdefault(term, len(vocab)) for term in terms)
+            ids.extend(tf.keys())
+            counts.extend(tf.values())
+            lengths.append(len(terms))
             offsets.append(len(ids))
         self.vocab = vocab
         self.words = list(vocab)
         """Term id -> term."""
         self.ids = np.frombuffer(ids, dtype=np.int32) if ids else np.zeros(0, dtype=np.int32)
+        self.counts = np.frombuffer(counts, dtype=np.int32) if counts else np.zeros(0, dtype=np.int32)
+        self.lengths = np.frombuffer(lengths, dtype=np.int32) if lengths else np.zeros(0, dtype=np.int32)
         self.offsets = np.frombuffer(offsets, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -91,15 +98,17 @@ class BM25:
         self.k1, self.b = k1, b
         self.size = n = len(table)
         self._term_id = table.vocab
-        lengths = np.diff(table.offsets).astype(np.float64)
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(table.offsets))
-        pairs, tf = np.unique(table.ids.astype(np.int64) * max(n, 1) + rows, return_counts=True)
-        term_of, row_of = np.divmod(pairs, max(n, 1))
+        lengths = table.lengths.astype(np.float64)
+        order = np.argsort(table.ids, kind="stable")  # by term; rows stay ascending within one
+        term_of = table.ids[order]
+        row_of = np.repeat(np.arange(n, dtype=np.int32), np.diff(table.offsets))[order]
+        tf = table.counts[order].astype(np.float64)
+        del order
         self._df = np.bincount(term_of, minlength=len(table.vocab))
         avg = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
         norm = k1 * (1 - b + b * lengths / avg)
         idf = np.log(1 + (n - self._df + 0.5) / (self._df + 0.5))
-        self._rows = row_of.astype(np.int32)
+        self._rows = row_of
         self._weights = (idf[term_of] * tf * (k1 + 1) / (tf + norm[row_of])).astype(np.float32)
         self._starts = np.searchsorted(term_of, np.arange(len(table.vocab) + 1))
 

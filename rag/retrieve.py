@@ -9,7 +9,7 @@ import numpy as np
 
 from rag.config import RetrieveConfig
 from rag.index import VectorIndex
-from rag.lexical import BM25
+from rag.lexical import BM25, TermTable
 from rag.types import Chunk, Document, Passage, Query
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class HybridRetriever:
         self.vectors = vectors
         self.config = RetrieveConfig() if config is None else config
         heads = [""] * len(self.chunks) if headings is None else headings
-        self.bm25 = BM25([f"{h}\n{c.text}" for h, c in zip(heads, self.chunks, strict=True)])
+        self.bm25 = BM25(TermTable(f"{h}\n{c.text}" for h, c in zip(heads, self.chunks, strict=True)))
 
     @classmethod
     def over(cls, stored: StoredIndex, config: RetrieveConfig | None = None) -> HybridRetriever:

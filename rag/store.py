@@ -353,9 +353,13 @@ def _remove_stale(index_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSON-lines file, one at a time (a large index's chunk rows, all read into
+    dicts at once, would double what loading it takes at its peak)."""
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
 
 
 def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> None:
