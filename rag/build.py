@@ -133,10 +133,12 @@ def build_index(
         chunks_by_doc: dict[str, list[Chunk]] = {d.doc_id: chunk_document(d, cfg.chunk) for d in fresh}
         vectors_by_doc, sentence_vectors_by_doc = _reused_vectors(previous, reuse)
         if previous is not None:
-            for doc_id in reuse:
-                chunks_by_doc[doc_id] = [c for c in previous.chunks if c.doc_id == doc_id]
+            for chunk in previous.chunks:  # one pass, not one per reused document
+                if chunk.doc_id in reuse:
+                    chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        wanted = {doc.text[a:b] for doc in fresh for a, b in document_sentences(chunks_by_doc[doc.doc_id])}
         journal = EmbedJournal(index_path, embedder.name, embedder.dim)
-        fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress, _known_sentences(previous),
+        fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress, _known_sentences(previous, wanted),
                                      journal, runner)
         vectors_by_doc.update(fresh_vectors[0])
         sentence_vectors_by_doc.update(fresh_vectors[1])
@@ -356,17 +358,20 @@ def _chunk_vectors(chunks: list[Chunk], spans: list[tuple[int, int]], sentences:
     return out
 
 
-def _known_sentences(previous: StoredIndex | None) -> dict[str, np.ndarray]:
-    """Text -> vector of every sentence of the index before: a changed page keeps the vectors
-    of the sentences it still has."""
-    if previous is None:
+def _known_sentences(previous: StoredIndex | None, wanted: set[str]) -> dict[str, np.ndarray]:
+    """Text -> vector of the sentences of the index before that this build has to embed
+    (`wanted`): a changed page keeps the vectors of the sentences it still has."""
+    if previous is None or not wanted:
         return {}
     texts = [d.text for d in previous.documents]
     table = previous.sentences
-    return {
-        texts[int(d)][int(a):int(b)]: previous.sentence_vectors[i]
-        for i, (d, a, b) in enumerate(zip(table.doc, table.start, table.end, strict=True))
-    }
+    vectors = np.asarray(previous.sentence_vectors)  # rows of a plain array, not of a memmap
+    known: dict[str, np.ndarray] = {}
+    for i, (d, a, b) in enumerate(zip(table.doc.tolist(), table.start.tolist(), table.end.tolist(), strict=True)):
+        text = texts[d][a:b]
+        if text in wanted:  # the last row of a text wins, as it always has
+            known[text] = vectors[i]
+    return known
 
 
 def _stack_popping(by_doc: dict[str, np.ndarray], documents: Sequence[Document], dim: int) -> np.ndarray:
