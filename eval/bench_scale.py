@@ -4,20 +4,22 @@ server's memory and `ask` latency, BM25, sentence tables, texts and the reader i
     python eval/bench_scale.py [--sizes 10000 100000 1000000] [--work build/scale]
 
 The corpora are real text: the Python 3.11 manual as `make eval-docs` indexed it (its index in
-build/pydocs/index, built first if missing), replicated with perturbation. Copy k of a page keeps
-its paragraphs but in an order shuffled by (page, k), and drops one of them, so no two copies
-are the same document, yet their sentences are the manual's own. A page's copies are added
-until the corpus has about N chunks; each corpus is written as plain-text files and indexed by
-`rag ingest` as a user would.
+build/pydocs/index, built first if missing), replicated with perturbation. Copy 0 of a page is
+the page; copy k > 0 drops one of its sections and shuffles the rest (a page of two sections or
+fewer: the last section's paragraphs shuffled), seeded by (page, k), and a copy that comes out
+like one already written is skipped, so no two documents are the same, yet their sentences are
+the manual's own. Copies are added until the corpus has about N chunks, written as Markdown (the
+page's title, then each section under its heading) and indexed by `rag ingest` as a user would.
+Then one page is changed and ingested again, and `rag serve` is asked the manual's tuning
+questions.
 
 What is measured, and what is not: every distinct sentence is embedded once per build
 (`rag.build`), and the corpus's sentences are the manual's, so each build starts from a copy of
-the manual's index and embeds only sentences that copy does not hold (a paragraph cut
-differently, say). The build time is therefore chunking, the sentence table,
-FAISS and the disk, not the embedding; the embedding a cold build would add is reported beside
-it, from the distinct sentences and the embeddings a second `make eval-docs` measured. Each
-size is built only when the memory the last size used, scaled by the chunks, fits in what the
-machine has free; a size left out says so, with the figure it would have needed.
+the manual's index and embeds only sentences that copy does not hold (headings cut differently,
+say). The build time is therefore chunking, the sentence table, FAISS and the disk, not the
+embedding; the report gives the embeddings a second of the last `make eval-docs` beside it, for
+a cold build. Each size is built only when the memory the last size used, scaled by the chunks,
+fits in 80% of what the machine has free; a size left out says so, with the figure it needed.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ QUESTIONS = ROOT / "eval" / "pydocs" / "dev.jsonl"
 """Asked of every corpus: the manual's tuning questions (their answers are in every copy)."""
 
 
-def seed_index(work: Path) -> Path:
+def seed_index() -> Path:
     """The manual's index (`make eval-docs`'s), built here if there is none."""
     index = ROOT / "build" / "pydocs" / "index"
     if (index / "CURRENT").is_file():
@@ -176,7 +178,7 @@ def main() -> int:
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
-    seed = seed_index(work)
+    seed = seed_index()
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
                  if line.strip()] * 2
     last_docs = REPORTS / "pydocs-bench.json"

@@ -122,7 +122,7 @@ class BM25:
 
     def scores(self, query: str | Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every text for `query` (a string, or already-tokenized terms), or of
-        the texts `rows` only (ascending), in their order."""
+        the texts `rows` only (in any order, repeats allowed), in their order."""
         terms = tokenize(query) if isinstance(query, str) else query
         if rows is None:
             out = np.zeros(self.size, dtype=np.float32)
