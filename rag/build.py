@@ -138,10 +138,11 @@ def build_index(
                     chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
         wanted = {doc.text[a:b] for doc in fresh for a, b in document_sentences(chunks_by_doc[doc.doc_id])}
         journal = EmbedJournal(index_path, embedder.name, embedder.dim)
-        fresh_vectors = _embed_fresh(fresh, chunks_by_doc, embedder, progress, _known_sentences(previous, wanted),
-                                     journal, runner)
-        vectors_by_doc.update(fresh_vectors[0])
-        sentence_vectors_by_doc.update(fresh_vectors[1])
+        fresh_chunks, fresh_sentences = _embed_fresh(fresh, chunks_by_doc, embedder, progress,
+                                                     _known_sentences(previous, wanted), journal, runner)
+        vectors_by_doc.update(fresh_chunks)
+        sentence_vectors_by_doc.update(fresh_sentences)
+        del fresh_chunks, fresh_sentences  # or stacking below could not free each document's part
 
         all_chunks = tuple(c for d in documents for c in chunks_by_doc[d.doc_id])
         chunk_vectors = _stack_popping(vectors_by_doc, documents, embedder.dim)
