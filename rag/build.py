@@ -131,23 +131,23 @@ def build_index(
                 time.perf_counter() - began, changed=False,
             )
         chunks_by_doc: dict[str, list[Chunk]] = {d.doc_id: chunk_document(d, cfg.chunk) for d in fresh}
-        vectors_by_doc, sentence_vectors_by_doc = _reused_vectors(previous, reuse)
         if previous is not None:
             for chunk in previous.chunks:  # one pass, not one per reused document
                 if chunk.doc_id in reuse:
                     chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        # Every document's sentence vectors go straight into their rows of one matrix: built per
+        # document and stacked, they were held twice at the build's peak (1.3 GB each at 100k
+        # chunks; freed small arrays stay in the C heap).
+        sentence_vectors = _SentenceMatrix(documents, chunks_by_doc, embedder.dim)
+        vectors_by_doc = _reused_vectors(previous, reuse, sentence_vectors)
         wanted = {doc.text[a:b] for doc in fresh for a, b in document_sentences(chunks_by_doc[doc.doc_id])}
         journal = EmbedJournal(index_path, embedder.name, embedder.dim)
-        fresh_chunks, fresh_sentences = _embed_fresh(fresh, chunks_by_doc, embedder, progress,
-                                                     _known_sentences(previous, wanted), journal, runner)
-        vectors_by_doc.update(fresh_chunks)
-        sentence_vectors_by_doc.update(fresh_sentences)
-        del fresh_chunks, fresh_sentences  # or stacking below could not free each document's part
+        vectors_by_doc.update(_embed_fresh(fresh, chunks_by_doc, embedder, progress, sentence_vectors,
+                                           _known_sentences(previous, wanted), journal, runner))
 
         all_chunks = tuple(c for d in documents for c in chunks_by_doc[d.doc_id])
         chunk_vectors = _stack_popping(vectors_by_doc, documents, embedder.dim)
         table = build_sentence_table(documents, all_chunks)
-        sentence_vectors = _stack_popping(sentence_vectors_by_doc, documents, embedder.dim)
         index_config = _index_config(cfg, len(chunk_vectors))
         vectors = build_vector_index(chunk_vectors, index_config)
         del chunk_vectors  # the index holds them now
@@ -169,7 +169,7 @@ def build_index(
         )
         write_index(
             index_path,
-            StoredIndex(manifest, documents, all_chunks, vectors, table, sentence_vectors),
+            StoredIndex(manifest, documents, all_chunks, vectors, table, sentence_vectors.filled()),
         )
         journal.clear()
     return BuildReport(
@@ -262,12 +262,13 @@ def _same_order(previous: StoredIndex, documents: tuple[Document, ...]) -> bool:
 
 
 def _reused_vectors(
-    previous: StoredIndex | None, reuse: set[str]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    previous: StoredIndex | None, reuse: set[str], sentences: _SentenceMatrix
+) -> dict[str, np.ndarray]:
+    """The chunk vectors of the documents the index before holds unchanged; their sentence
+    vectors go into `sentences`."""
     chunk_vectors: dict[str, np.ndarray] = {}
-    sentence_vectors: dict[str, np.ndarray] = {}
     if previous is None:
-        return chunk_vectors, sentence_vectors
+        return chunk_vectors
     doc_ids = [d.doc_id for d in previous.documents]
     index_of = {doc_id: i for i, doc_id in enumerate(doc_ids)}
     chunk_doc = np.fromiter((index_of[c.doc_id] for c in previous.chunks), dtype=np.int64, count=len(previous.chunks))
@@ -278,8 +279,8 @@ def _reused_vectors(
     for i, doc_id in enumerate(doc_ids):
         if doc_id in reuse:
             chunk_vectors[doc_id] = previous.vectors.vectors(chunk_rows[i])
-            sentence_vectors[doc_id] = previous.sentence_vectors[sentence_rows[i]]
-    return chunk_vectors, sentence_vectors
+            sentences.put(doc_id, previous.sentence_vectors[sentence_rows[i]])
+    return chunk_vectors
 
 
 def _rows_by_group(groups: np.ndarray, n: int) -> list[np.ndarray]:
@@ -294,11 +295,13 @@ def _embed_fresh(
     chunks_by_doc: dict[str, list[Chunk]],
     embedder: Embedder,
     progress: Progress | None,
+    sentence_vectors: _SentenceMatrix,
     known: dict[str, np.ndarray] | None = None,
     journal: EmbedJournal | None = None,
     runner: Runner | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The chunk and sentence vectors of new or changed documents. Each distinct sentence text
+) -> dict[str, np.ndarray]:
+    """The chunk vectors of new or changed documents; their sentence vectors go into
+    `sentence_vectors`. Each distinct sentence text
     is embedded once (headings, notes and code lines repeat across a documentation site), and
     not at all when `known` (text -> vector, from the index before) or the `journal` of an
     unfinished build holds it; a chunk's vector is the mean of its sentences' vectors,
@@ -335,14 +338,14 @@ def _embed_fresh(
         return known[text] if text in known else resumed[text_key(text)]
 
     chunk_vectors: dict[str, np.ndarray] = {}
-    sentence_vectors: dict[str, np.ndarray] = {}
     for doc in fresh:
         doc_spans = spans[doc.doc_id]
-        texts = [doc.text[a:b] for a, b in doc_spans]
-        sentences = np.array([vector(t) for t in texts], dtype=np.float32)
-        sentence_vectors[doc.doc_id] = sentences.reshape(len(texts), embedder.dim)
+        sentences = sentence_vectors.rows(doc.doc_id)
+        for i, (a, b) in enumerate(doc_spans):
+            sentences[i] = vector(doc.text[a:b])
+        sentence_vectors.put(doc.doc_id, None)
         chunk_vectors[doc.doc_id] = _chunk_vectors(chunks_by_doc[doc.doc_id], doc_spans, sentences, embedder.dim)
-    return chunk_vectors, sentence_vectors
+    return chunk_vectors
 
 
 def _chunk_vectors(chunks: list[Chunk], spans: list[tuple[int, int]], sentences: np.ndarray, dim: int) -> np.ndarray:
@@ -375,9 +378,44 @@ def _known_sentences(previous: StoredIndex | None, wanted: set[str]) -> dict[str
     return known
 
 
+class _SentenceMatrix:
+    """The sentence vectors of a build, one matrix in the order of the sentence table
+    (documents in order, each document's distinct sentences in order), filled document by
+    document; `filled` checks that every document was."""
+
+    def __init__(self, documents: Sequence[Document], chunks_by_doc: dict[str, list[Chunk]], dim: int) -> None:
+        self._first: dict[str, tuple[int, int]] = {}
+        at = 0
+        for d in documents:
+            n = len(document_sentences(chunks_by_doc[d.doc_id]))
+            self._first[d.doc_id] = (at, at + n)
+            at += n
+        self.matrix = np.empty((at, dim), dtype=np.float32)
+        self._done: set[str] = set()
+
+    def rows(self, doc_id: str) -> np.ndarray:
+        """A document's rows, to fill in place."""
+        lo, hi = self._first[doc_id]
+        return self.matrix[lo:hi]
+
+    def put(self, doc_id: str, vectors: np.ndarray | None) -> None:
+        """A document's vectors (None: already written through `rows`)."""
+        if vectors is not None:
+            target = self.rows(doc_id)
+            if vectors.shape != target.shape:
+                raise ValueError(f"{doc_id}: {vectors.shape} sentence vectors for {target.shape} rows")
+            target[:] = vectors
+        self._done.add(doc_id)
+
+    def filled(self) -> np.ndarray:
+        missing = set(self._first) - self._done
+        if missing:
+            raise ValueError(f"no sentence vectors for {sorted(missing)[:3]}")
+        return self.matrix
+
+
 def _stack_popping(by_doc: dict[str, np.ndarray], documents: Sequence[Document], dim: int) -> np.ndarray:
-    """The documents' matrices one under the other, each dropped from `by_doc` once copied: the
-    build holds the vectors about once, not twice (1.3 GB of sentence vectors at 100k chunks)."""
+    """The documents' matrices one under the other, each dropped from `by_doc` once copied."""
     out = np.empty((sum(len(by_doc[d.doc_id]) for d in documents), dim), dtype=np.float32)
     at = 0
     for d in documents:
