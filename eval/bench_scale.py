@@ -25,6 +25,7 @@ fits in 80% of what the machine has free; a size left out says so, with the figu
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -77,7 +78,9 @@ def sections(doc: Any) -> list[tuple[str, str]]:
 def perturbed_corpus(stored: Any, n_chunks: int, target: Path, seed: int = 0) -> dict[str, int]:
     """Write about `n_chunks` chunks' worth of perturbed page copies into `target` (fresh), as
     Markdown: the page's title, then its sections, each under its heading. Copy 0 is the page;
-    copy k > 0 drops one section and shuffles the rest, seeded by (page, k)."""
+    copy k > 0 drops one section and shuffles the rest, seeded by (page, k) (a page of two
+    sections or fewer: its last section's paragraphs shuffled); a copy like one already written
+    is skipped."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -86,7 +89,7 @@ def perturbed_corpus(stored: Any, n_chunks: int, target: Path, seed: int = 0) ->
         per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
     documents = [d for d in stored.documents if per_doc.get(d.doc_id)]
     total = pages = copy = 0
-    written: set[str] = set()
+    written: set[bytes] = set()  # digests: a million chunks' pages would not fit as strings
     while total < n_chunks:
         order = list(documents)
         random.Random(f"{seed}/{copy}").shuffle(order)
@@ -98,15 +101,16 @@ def perturbed_corpus(stored: Any, n_chunks: int, target: Path, seed: int = 0) ->
             if copy and len(parts) > 2:
                 parts.pop(rng.randrange(len(parts)))
                 rng.shuffle(parts)
-            elif copy:
+            elif copy and parts:
                 # Too few sections to shuffle: the paragraphs of the last one, shuffled.
                 paragraphs = parts[-1][1].split("\n\n")
                 rng.shuffle(paragraphs)
                 parts[-1] = (parts[-1][0], "\n\n".join(paragraphs))
             body = "\n\n".join(f"## {heading}\n\n{text}" if heading else text for heading, text in parts)
-            if body in written:
+            digest = hashlib.sha256(body.encode("utf-8")).digest()
+            if digest in written:
                 continue  # `rag ingest` would index it once: not a new page
-            written.add(body)
+            written.add(digest)
             path = target / f"copy-{copy:04d}" / f"{doc.doc_id.replace('/', '__')}.md"
             path.parent.mkdir(exist_ok=True)
             path.write_text(f"# {doc.title}\n\n{body}\n", encoding="utf-8")
