@@ -138,15 +138,16 @@ def build_index(
         # Every document's sentence vectors go straight into their rows of one matrix: built per
         # document and stacked, they were held twice at the build's peak (1.3 GB each at 100k
         # chunks; freed small arrays stay in the C heap).
-        sentence_vectors = _SentenceMatrix(documents, chunks_by_doc, embedder.dim)
+        spans = {d.doc_id: document_sentences(chunks_by_doc[d.doc_id]) for d in documents}
+        sentence_vectors = _SentenceMatrix(documents, spans, embedder.dim)
         vectors_by_doc = _reused_vectors(previous, reuse, sentence_vectors)
-        wanted = {doc.text[a:b] for doc in fresh for a, b in document_sentences(chunks_by_doc[doc.doc_id])}
+        wanted = {doc.text[a:b] for doc in fresh for a, b in spans[doc.doc_id]}
         journal = EmbedJournal(index_path, embedder.name, embedder.dim)
-        vectors_by_doc.update(_embed_fresh(fresh, chunks_by_doc, embedder, progress, sentence_vectors,
+        vectors_by_doc.update(_embed_fresh(fresh, chunks_by_doc, spans, embedder, progress, sentence_vectors,
                                            _known_sentences(previous, wanted), journal, runner))
 
         all_chunks = tuple(c for d in documents for c in chunks_by_doc[d.doc_id])
-        chunk_vectors = _stack_popping(vectors_by_doc, documents, embedder.dim)
+        chunk_vectors = _stack([vectors_by_doc[d.doc_id] for d in documents], embedder.dim)
         table = build_sentence_table(documents, all_chunks)
         index_config = _index_config(cfg, len(chunk_vectors))
         vectors = build_vector_index(chunk_vectors, index_config)
@@ -293,6 +294,7 @@ def _rows_by_group(groups: np.ndarray, n: int) -> list[np.ndarray]:
 def _embed_fresh(
     fresh: list[Document],
     chunks_by_doc: dict[str, list[Chunk]],
+    spans: dict[str, list[tuple[int, int]]],
     embedder: Embedder,
     progress: Progress | None,
     sentence_vectors: _SentenceMatrix,
@@ -306,7 +308,6 @@ def _embed_fresh(
     not at all when `known` (text -> vector, from the index before) or the `journal` of an
     unfinished build holds it; a chunk's vector is the mean of its sentences' vectors,
     weighted by their length. What is embedded goes into the journal part by part."""
-    spans = {doc.doc_id: document_sentences(chunks_by_doc[doc.doc_id]) for doc in fresh}
     known = {} if known is None else known
     resumed = {} if journal is None else journal.load()
     todo = list(dict.fromkeys(
@@ -343,7 +344,6 @@ def _embed_fresh(
         sentences = sentence_vectors.rows(doc.doc_id)
         for i, (a, b) in enumerate(doc_spans):
             sentences[i] = vector(doc.text[a:b])
-        sentence_vectors.put(doc.doc_id, None)
         chunk_vectors[doc.doc_id] = _chunk_vectors(chunks_by_doc[doc.doc_id], doc_spans, sentences, embedder.dim)
     return chunk_vectors
 
@@ -383,46 +383,33 @@ class _SentenceMatrix:
     (documents in order, each document's distinct sentences in order), filled document by
     document; `filled` checks that every document was."""
 
-    def __init__(self, documents: Sequence[Document], chunks_by_doc: dict[str, list[Chunk]], dim: int) -> None:
+    def __init__(self, documents: Sequence[Document], spans: dict[str, list[tuple[int, int]]], dim: int) -> None:
         self._first: dict[str, tuple[int, int]] = {}
         at = 0
         for d in documents:
-            n = len(document_sentences(chunks_by_doc[d.doc_id]))
-            self._first[d.doc_id] = (at, at + n)
-            at += n
+            self._first[d.doc_id] = (at, at + len(spans[d.doc_id]))
+            at += len(spans[d.doc_id])
         self.matrix = np.empty((at, dim), dtype=np.float32)
         self._done: set[str] = set()
 
     def rows(self, doc_id: str) -> np.ndarray:
-        """A document's rows, to fill in place."""
+        """A document's rows, handed out to be filled in place."""
         lo, hi = self._first[doc_id]
+        self._done.add(doc_id)
         return self.matrix[lo:hi]
 
-    def put(self, doc_id: str, vectors: np.ndarray | None) -> None:
-        """A document's vectors (None: already written through `rows`)."""
-        if vectors is not None:
-            target = self.rows(doc_id)
-            if vectors.shape != target.shape:
-                raise ValueError(f"{doc_id}: {vectors.shape} sentence vectors for {target.shape} rows")
-            target[:] = vectors
-        self._done.add(doc_id)
+    def put(self, doc_id: str, vectors: np.ndarray) -> None:
+        """A document's vectors, whole."""
+        target = self.rows(doc_id)
+        if vectors.shape != target.shape:
+            raise ValueError(f"{doc_id}: {vectors.shape} sentence vectors for {target.shape} rows")
+        target[:] = vectors
 
     def filled(self) -> np.ndarray:
         missing = set(self._first) - self._done
         if missing:
             raise ValueError(f"no sentence vectors for {sorted(missing)[:3]}")
         return self.matrix
-
-
-def _stack_popping(by_doc: dict[str, np.ndarray], documents: Sequence[Document], dim: int) -> np.ndarray:
-    """The documents' matrices one under the other, each dropped from `by_doc` once copied."""
-    out = np.empty((sum(len(by_doc[d.doc_id]) for d in documents), dim), dtype=np.float32)
-    at = 0
-    for d in documents:
-        part = by_doc.pop(d.doc_id)
-        out[at:at + len(part)] = part
-        at += len(part)
-    return out
 
 
 def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
