@@ -24,9 +24,11 @@ from rag.store import (
     Manifest,
     StoredIndex,
     build_lock,
+    drop_scratch,
     index_exists,
     load_index,
     read_manifest,
+    scratch_matrix,
     write_index,
 )
 from rag.types import Chunk, Document
@@ -135,44 +137,47 @@ def build_index(
             for chunk in previous.chunks:  # one pass, not one per reused document
                 if chunk.doc_id in reuse:
                     chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        # Every document's sentence vectors go straight into their rows of one matrix: built per
-        # document and stacked, they were held twice at the build's peak (1.3 GB each at 100k
-        # chunks; freed small arrays stay in the C heap).
+        # Every document's sentence vectors go straight into their rows of one matrix, on disk:
+        # built per document and stacked, they were held twice at the build's peak (1.3 GB each
+        # at 100k chunks; freed small arrays stay in the C heap), and once in memory, half of it.
         spans = {d.doc_id: document_sentences(chunks_by_doc[d.doc_id]) for d in documents}
-        sentence_vectors = _SentenceMatrix(documents, spans, embedder.dim)
-        vectors_by_doc = _reused_vectors(previous, reuse, sentence_vectors)
-        wanted = {doc.text[a:b] for doc in fresh for a, b in spans[doc.doc_id]}
-        journal = EmbedJournal(index_path, embedder.name, embedder.dim)
-        vectors_by_doc.update(_embed_fresh(fresh, chunks_by_doc, spans, embedder, progress, sentence_vectors,
-                                           _known_sentences(previous, wanted), journal, runner))
+        sentence_vectors = _SentenceMatrix(documents, spans, embedder.dim, index_path)
+        try:
+            vectors_by_doc = _reused_vectors(previous, reuse, sentence_vectors)
+            wanted = {doc.text[a:b] for doc in fresh for a, b in spans[doc.doc_id]}
+            journal = EmbedJournal(index_path, embedder.name, embedder.dim)
+            vectors_by_doc.update(_embed_fresh(fresh, chunks_by_doc, spans, embedder, progress, sentence_vectors,
+                                               _known_sentences(previous, wanted), journal, runner))
 
-        all_chunks = tuple(c for d in documents for c in chunks_by_doc[d.doc_id])
-        chunk_vectors = _stack([vectors_by_doc[d.doc_id] for d in documents], embedder.dim)
-        table = build_sentence_table(documents, all_chunks)
-        index_config = _index_config(cfg, len(chunk_vectors))
-        vectors = build_vector_index(chunk_vectors, index_config)
-        del chunk_vectors  # the index holds them now
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            embedder=embedder.name,
-            dim=embedder.dim,
-            encoding=cfg.chunk.encoding,
-            chunk_tokens=cfg.chunk.chunk_tokens,
-            overlap_tokens=cfg.chunk.overlap_tokens,
-            index=index_config,
-            documents=tuple(sorted((d.doc_id, d.sha256) for d in documents)),
-            n_chunks=len(all_chunks),
-            n_sentences=len(table),
-            chunker_version=CHUNKER_VERSION,
-            ingest_version=INGEST_VERSION,
-            chunk_vectors=CHUNK_VECTORS,
-            not_content=not_content,
-        )
-        write_index(
-            index_path,
-            StoredIndex(manifest, documents, all_chunks, vectors, table, sentence_vectors.filled()),
-        )
-        journal.clear()
+            all_chunks = tuple(c for d in documents for c in chunks_by_doc[d.doc_id])
+            chunk_vectors = _stack([vectors_by_doc[d.doc_id] for d in documents], embedder.dim)
+            table = build_sentence_table(documents, all_chunks)
+            index_config = _index_config(cfg, len(chunk_vectors))
+            vectors = build_vector_index(chunk_vectors, index_config)
+            del chunk_vectors  # the index holds them now
+            manifest = Manifest(
+                format_version=FORMAT_VERSION,
+                embedder=embedder.name,
+                dim=embedder.dim,
+                encoding=cfg.chunk.encoding,
+                chunk_tokens=cfg.chunk.chunk_tokens,
+                overlap_tokens=cfg.chunk.overlap_tokens,
+                index=index_config,
+                documents=tuple(sorted((d.doc_id, d.sha256) for d in documents)),
+                n_chunks=len(all_chunks),
+                n_sentences=len(table),
+                chunker_version=CHUNKER_VERSION,
+                ingest_version=INGEST_VERSION,
+                chunk_vectors=CHUNK_VECTORS,
+                not_content=not_content,
+            )
+            write_index(
+                index_path,
+                StoredIndex(manifest, documents, all_chunks, vectors, table, sentence_vectors.filled()),
+            )
+            journal.clear()
+        finally:
+            drop_scratch(sentence_vectors.matrix)  # moved into the generation unless the build failed
     return BuildReport(
         index_path, len(documents), len(all_chunks), len(table),
         tuple(d.doc_id for d in fresh), tuple(sorted(reuse)), removed,
@@ -383,13 +388,14 @@ class _SentenceMatrix:
     (documents in order, each document's distinct sentences in order), filled document by
     document; `filled` checks that every document was."""
 
-    def __init__(self, documents: Sequence[Document], spans: dict[str, list[tuple[int, int]]], dim: int) -> None:
+    def __init__(self, documents: Sequence[Document], spans: dict[str, list[tuple[int, int]]], dim: int,
+                 index_dir: Path) -> None:
         self._first: dict[str, tuple[int, int]] = {}
         at = 0
         for d in documents:
             self._first[d.doc_id] = (at, at + len(spans[d.doc_id]))
             at += len(spans[d.doc_id])
-        self.matrix = np.empty((at, dim), dtype=np.float32)
+        self.matrix = scratch_matrix(index_dir, at, dim)  # on disk: 14 GB at a million chunks
         self._done: set[str] = set()
 
     def rows(self, doc_id: str) -> np.ndarray:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -226,6 +227,98 @@ class SentenceTable:
 
     def __len__(self) -> int:
         return len(self.start)
+
+
+class ChunkTable(Sequence[Chunk]):
+    """The chunks of a loaded index as parallel arrays; `table[i]` makes chunk i, its text sliced
+    from its document when asked. A `Chunk` object per chunk held its text a second time and a
+    `Span` per sentence: about 2.5 KB a chunk, 2.5 GB of a server's memory at a million chunks."""
+
+    def __init__(self, documents: Sequence[Document], rows: Iterable[Mapping[str, Any]]) -> None:
+        """`rows`: the chunks as `Chunk.to_dict` wrote them, in order."""
+        doc_index = {d.doc_id: i for i, d in enumerate(documents)}
+        self._texts = [d.text for d in documents]
+        self._doc_ids = [d.doc_id for d in documents]
+        self.chunk_ids: list[str] = []
+        doc, start, end, tokens, first = array("i"), array("q"), array("q"), array("i"), array("q", [0])
+        spans = array("q")
+        for row in rows:
+            doc.append(doc_index[row["doc_id"]])
+            self.chunk_ids.append(str(row["chunk_id"]))
+            start.append(int(row["start"]))
+            end.append(int(row["end"]))
+            tokens.append(int(row["n_tokens"]))
+            for a, b in row.get("sentences", ()):
+                spans.append(int(a))
+                spans.append(int(b))
+            first.append(len(spans) // 2)
+        self.doc = np.frombuffer(doc, dtype=np.int32)
+        self.start = np.frombuffer(start, dtype=np.int64)
+        self.end = np.frombuffer(end, dtype=np.int64)
+        self.n_tokens = np.frombuffer(tokens, dtype=np.int32)
+        self._first = np.frombuffer(first, dtype=np.int64)
+        self.spans = np.frombuffer(spans, dtype=np.int64).reshape(-1, 2)
+        """Every chunk's sentences as (start, end) rows; chunk i's are rows first[i]:first[i+1]."""
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"chunk {i} of {len(self)}")
+        d, a, b = int(self.doc[i]), int(self.start[i]), int(self.end[i])
+        spans = self.spans[self._first[i]:self._first[i + 1]].tolist()
+        return Chunk(self.chunk_ids[i], self._doc_ids[d], self._texts[d][a:b], a, b, int(self.n_tokens[i]),
+                     tuple(Span(s, e) for s, e in spans))
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def texts(self) -> Iterator[str]:
+        """Each chunk's text, in order, without making its `Chunk`."""
+        for d, a, b in zip(self.doc.tolist(), self.start.tolist(), self.end.tolist(), strict=True):
+            yield self._texts[d][a:b]
+
+    def outside(self) -> int | None:
+        """The first chunk that does not lie inside its document, or a sentence not inside its
+        chunk; None when all do."""
+        sizes = np.array([len(t) for t in self._texts], dtype=np.int64)
+        bad = (self.start < 0) | (self.start >= self.end)
+        if len(self):
+            bad |= self.end > sizes[self.doc]
+        owner = np.repeat(np.arange(len(self)), np.diff(self._first))
+        inside = (self.spans[:, 0] >= self.start[owner]) & (self.spans[:, 0] < self.spans[:, 1]) & (
+            self.spans[:, 1] <= self.end[owner])
+        bad[owner[~inside]] = True
+        where = np.flatnonzero(bad)
+        return int(where[0]) if len(where) else None
+
+
+def chunk_texts(chunks: Sequence[Chunk]) -> Iterator[str]:
+    """Each chunk's text in order (from a `ChunkTable` without making the chunks)."""
+    return chunks.texts() if isinstance(chunks, ChunkTable) else (c.text for c in chunks)
+
+
+def chunk_ids(chunks: Sequence[Chunk]) -> list[str]:
+    """Each chunk's id in order (a `ChunkTable`'s own list, not a copy)."""
+    return chunks.chunk_ids if isinstance(chunks, ChunkTable) else [c.chunk_id for c in chunks]
 
 
 def build_sentence_table(documents: Sequence[Document], chunks: Sequence[Chunk]) -> SentenceTable:

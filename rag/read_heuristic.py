@@ -10,7 +10,7 @@ from typing import overload
 
 import numpy as np
 
-from rag.chunk import SentenceTable, build_sentence_table
+from rag.chunk import SentenceTable, build_sentence_table, chunk_ids
 from rag.config import HeuristicReaderConfig
 from rag.embed import Embedder
 from rag.lexical import BM25, TermTable, tokenize
@@ -41,7 +41,8 @@ class SentenceIndex:
         self.texts = SentenceTexts(self.documents, table)
         self.term_table = TermTable(self.texts)
         self.bm25 = BM25(self.term_table)
-        self.chunk_ids = [chunks[int(c)].chunk_id for c in table.chunk.tolist()]
+        ids = chunk_ids(chunks)
+        self.chunk_ids = [ids[c] for c in table.chunk.tolist()]
         """The first chunk holding each sentence (what a citation of it names)."""
         self._doc_index = {d.doc_id: i for i, d in enumerate(self.documents)}
         keys = table.doc.astype(np.int64) << 40 | table.start.astype(np.int64)

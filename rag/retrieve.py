@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag.chunk import chunk_texts
 from rag.config import RetrieveConfig
 from rag.index import VectorIndex
 from rag.lexical import BM25, TermTable
@@ -43,11 +44,11 @@ class HybridRetriever:
                  headings: Sequence[str] | None = None) -> None:
         if vectors.size != len(chunks):
             raise ValueError(f"{vectors.size} vectors for {len(chunks)} chunks")
-        self.chunks = tuple(chunks)
+        self.chunks = chunks  # a loaded index's ChunkTable stays one: no object per chunk
         self.vectors = vectors
         self.config = RetrieveConfig() if config is None else config
         heads = [""] * len(self.chunks) if headings is None else headings
-        self.bm25 = BM25(TermTable(f"{h}\n{c.text}" for h, c in zip(heads, self.chunks, strict=True)))
+        self.bm25 = BM25(TermTable(f"{h}\n{t}" for h, t in zip(heads, chunk_texts(self.chunks), strict=True)))
 
     @classmethod
     def over(cls, stored: StoredIndex, config: RetrieveConfig | None = None) -> HybridRetriever:

@@ -23,14 +23,14 @@ import shutil
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.chunk import SentenceTable
+from rag.chunk import ChunkTable, SentenceTable
 from rag.config import ChunkConfig, IndexConfig
 from rag.errors import IndexBusyError, IndexMismatchError, IndexNotBuiltError, IndexWriteError
 from rag.index import VectorIndex, load_matrix
@@ -48,6 +48,7 @@ _VECTORS = "chunks"
 """The stem of the chunk vector index's files."""
 _GENERATION = re.compile(r"gen-\d{14}-[0-9a-f]{8}")
 _TEMPORARY = re.compile(r"\.tmp-[0-9a-f]{12}")
+_SCRATCH = "scratch-sentences.npy"
 _POINTER_BYTES = 64
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -133,7 +134,8 @@ class StoredIndex:
 
     manifest: Manifest
     documents: tuple[Document, ...]
-    chunks: tuple[Chunk, ...]
+    chunks: Sequence[Chunk]
+    """A `ChunkTable` when loaded (arrays, not an object per chunk); a build's own chunks."""
     vectors: VectorIndex
     """The chunk vectors: row i is chunk i."""
     sentences: SentenceTable
@@ -172,8 +174,7 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
             raise IndexMismatchError(f"index file {path} is damaged (checksum); rebuild with `rag ingest`")
     try:
         documents = tuple(Document.from_dict(d) for d in _read_jsonl(gen / "documents.jsonl"))
-        texts = {d.doc_id: d.text for d in documents}
-        chunks = tuple(Chunk.from_dict(c, texts[c["doc_id"]]) for c in _read_jsonl(gen / "chunks.jsonl"))
+        chunks = ChunkTable(documents, _read_jsonl(gen / "chunks.jsonl"))
         table = np.load(gen / "sentences.npz", allow_pickle=False)
         sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
         _check_spans(documents, chunks, sentences)
@@ -199,15 +200,11 @@ def live_generation(index_dir: Path) -> str:
     return _read_pointer(index_dir)
 
 
-def _check_spans(documents: tuple[Document, ...], chunks: tuple[Chunk, ...], sentences: SentenceTable) -> None:
+def _check_spans(documents: tuple[Document, ...], chunks: ChunkTable, sentences: SentenceTable) -> None:
     """Every chunk and sentence lies inside its document (and every sentence inside its chunk)."""
-    lengths = {d.doc_id: len(d.text) for d in documents}
-    for chunk in chunks:
-        size = lengths.get(chunk.doc_id)
-        if size is None or not 0 <= chunk.start < chunk.end <= size or any(
-            not chunk.start <= s.start < s.end <= chunk.end for s in chunk.sentences
-        ):
-            raise ValueError(f"chunk {chunk.chunk_id} lies outside its document")
+    bad = chunks.outside()
+    if bad is not None:
+        raise ValueError(f"chunk {chunks.chunk_ids[bad]} lies outside its document")
     doc_sizes = np.array([len(d.text) for d in documents], dtype=np.int64)
     if len(sentences) and (
         sentences.doc.min() < 0 or sentences.doc.max() >= len(documents)
@@ -237,6 +234,40 @@ def write_index(index_dir: Path, stored: StoredIndex) -> Path:
         ) from exc
 
 
+def scratch_matrix(index_dir: Path, rows: int, dim: int) -> np.ndarray:
+    """A float32 (rows, dim) matrix for a build to fill, backed by a .npy file in a scratch
+    folder of `index_dir` rather than by memory: a million chunks' sentence vectors are about
+    14 GB, which in memory were half a build's peak. `write_index` moves the file into the new
+    generation instead of writing the vectors again. A build that fails calls `drop_scratch`;
+    a crashed build's folder is removed with the stale ones by the next build that writes."""
+    if rows == 0:  # an empty file cannot be mapped
+        return np.zeros((0, dim), dtype=np.float32)
+    folder = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
+    index_dir.mkdir(parents=True, exist_ok=True)
+    folder.mkdir()
+    matrix: np.ndarray = np.lib.format.open_memmap(
+        folder / _SCRATCH, mode="w+", dtype=np.float32, shape=(rows, dim)
+    )
+    return matrix
+
+
+def drop_scratch(matrix: np.ndarray) -> None:
+    """Remove the file behind a `scratch_matrix` (nothing for any other array)."""
+    path = _scratch_path(matrix)
+    if path is not None:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _scratch_path(matrix: np.ndarray) -> Path | None:
+    filename = getattr(matrix, "filename", None)
+    if not isinstance(matrix, np.memmap) or filename is None:
+        return None
+    path = Path(filename)
+    if path.name != _SCRATCH or not _TEMPORARY.fullmatch(path.parent.name):
+        return None
+    return path
+
+
 def _write_generation(index_dir: Path, tmp: Path, stored: StoredIndex) -> Path:
     try:
         _write_jsonl(tmp / "documents.jsonl", (d.to_dict() for d in stored.documents))
@@ -245,7 +276,15 @@ def _write_generation(index_dir: Path, tmp: Path, stored: StoredIndex) -> Path:
         s = stored.sentences
         with open(tmp / "sentences.npz", "wb") as fh:
             np.savez(fh, doc=s.doc, start=s.start, end=s.end, chunk=s.chunk)
-        np.save(tmp / "sentences.npy", stored.sentence_vectors, allow_pickle=False)
+        scratch = _scratch_path(stored.sentence_vectors)
+        if (isinstance(stored.sentence_vectors, np.memmap) and scratch is not None
+                and scratch.parent.parent == index_dir and scratch.is_file()):
+            # A build's vectors are already in a .npy of this folder: moved, not written again.
+            stored.sentence_vectors.flush()
+            os.replace(scratch, tmp / "sentences.npy")
+            shutil.rmtree(scratch.parent, ignore_errors=True)
+        else:
+            np.save(tmp / "sentences.npy", stored.sentence_vectors, allow_pickle=False)
         names = (*_FILES, *vector_files)
         files = tuple(sorted((name, _sha256_file(tmp / name)) for name in names))
         manifest = Manifest(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunk import chunk_document, count_tokens, make_chunk_id
+from rag.chunk import ChunkTable, chunk_document, chunk_ids, chunk_texts, count_tokens, make_chunk_id
 from rag.config import ENCODING, ChunkConfig
 from rag.errors import ConfigError
 from rag.ingest import read_document
@@ -322,3 +322,40 @@ def test_no_chunk_runs_across_a_heading_or_overlaps_into_the_section_before() ->
     assert {c.start for c in chunks} >= set(starts) and chunks[0].start == 0
     assert chunks[0].text.startswith("Guide\n\nPart 1\n\nSentence 0")
     assert any(a.end > b.start for a, b in itertools.pairwise(chunks)), "overlap within a section is kept"
+
+
+def _table_of(docs: list[Document]) -> tuple[list[Chunk], ChunkTable]:
+    chunks = [c for d in docs for c in chunk_document(d, ChunkConfig(16, 4))]
+    return chunks, ChunkTable(docs, (c.to_dict() for c in chunks))
+
+
+def test_a_chunk_table_makes_the_chunks_it_was_given() -> None:
+    docs = [make_doc(_random_prose(seed), f"doc{seed}") for seed in range(3)]
+    chunks, table = _table_of(docs)
+    assert len(table) == len(chunks) > 3
+    assert list(table) == chunks and table == chunks and table == tuple(chunks)
+    assert table[-1] == chunks[-1] and table[1:4] == chunks[1:4] and table[::2] == chunks[::2]
+    assert list(chunk_texts(table)) == [c.text for c in chunks] == list(chunk_texts(chunks))
+    assert chunk_ids(table) == [c.chunk_id for c in chunks] == chunk_ids(chunks)
+    assert table.outside() is None
+    with pytest.raises(IndexError):
+        table[len(chunks)]
+    assert table != chunks[:-1] and table != [*chunks[:-1], chunks[0]]
+
+
+@pytest.mark.parametrize("damage", ["past the end", "empty", "sentence outside", "sentence backwards"])
+def test_a_chunk_table_names_the_first_chunk_outside_its_document(damage: str) -> None:
+    docs = [make_doc(_random_prose(seed), f"doc{seed}") for seed in range(2)]
+    chunks = [c for d in docs for c in chunk_document(d, ChunkConfig(16, 4))]
+    rows = [c.to_dict() for c in chunks]
+    bad = len(rows) // 2
+    row = rows[bad]
+    if damage == "past the end":
+        row["end"] = len(docs[1].text) + 1 if row["doc_id"] == "doc1" else len(docs[0].text) + 1
+    elif damage == "empty":
+        row["end"] = row["start"]
+    elif damage == "sentence outside":
+        row["sentences"][-1][1] = row["end"] + 1
+    else:
+        row["sentences"][0] = [row["sentences"][0][1], row["sentences"][0][0]]
+    assert ChunkTable(docs, rows).outside() == bad

@@ -602,7 +602,25 @@ def _snapshot(index_dir: Path) -> tuple[str, object]:
     return current(index_dir), read_manifest(index_dir)
 
 
-@pytest.mark.parametrize("failing", ["numpy", "faiss"])
+def test_a_build_writes_its_sentence_vectors_once_into_the_file_it_keeps(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vectors are filled in a file of the index folder and moved into the generation, not
+    held in memory and saved again (at a million chunks they are 14 GB)."""
+    index_dir = tmp_path / "index"
+
+    def no_save(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the sentence vectors were written a second time")
+
+    monkeypatch.setattr(rag.store.np, "save", no_save)
+    build_index(small_docs, index_dir, HashEmbedder())
+    stored = load_index(index_dir)
+    check_consistent(stored)
+    assert isinstance(stored.sentence_vectors, np.ndarray) and len(stored.sentence_vectors) == len(stored.sentences)
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("failing", ["numpy", "faiss", "move"])
 def test_a_failed_write_leaves_the_previous_index(
     small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
@@ -624,7 +642,9 @@ def test_a_failed_write_leaves_the_previous_index(
 
     with monkeypatch.context() as patch:
         if failing == "numpy":
-            patch.setattr(rag.store.np, "save", full_disk)
+            patch.setattr(rag.store.np, "savez", full_disk)
+        elif failing == "move":  # the build's sentence vectors, moved from their scratch file
+            patch.setattr(rag.store.os, "replace", full_disk)
         else:
             patch.setattr(faiss, "write_index", faiss_full_disk)
         with pytest.raises(IndexWriteError, match=r"No space left.*previous index is unchanged"):
