@@ -13,7 +13,7 @@ import numpy as np
 from rag.chunk import SentenceTable, build_sentence_table, chunk_ids
 from rag.config import HeuristicReaderConfig
 from rag.embed import Embedder
-from rag.lexical import BM25, TermTable, tokenize
+from rag.lexical import RowsBM25, TermTable, tokenize
 from rag.span import AnswerType, Candidate, expected_type, pick_span, typed_span
 from rag.types import Chunk, Document, Extraction, Passage, Query, Span
 
@@ -40,7 +40,7 @@ class SentenceIndex:
         self.documents = tuple(documents)
         self.texts = SentenceTexts(self.documents, table)
         self.term_table = TermTable(self.texts)
-        self.bm25 = BM25(self.term_table)
+        self.bm25 = RowsBM25(self.term_table)  # only the retrieved passages' sentences are scored
         ids = chunk_ids(chunks)
         self.chunk_ids = [ids[c] for c in table.chunk.tolist()]
         """The first chunk holding each sentence (what a citation of it names)."""

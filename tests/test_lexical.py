@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
+import pytest
 
 from rag.chunk import SentenceTable
 from rag.embed_hash import HashEmbedder
-from rag.lexical import BM25, TermTable, tokenize
+from rag.lexical import BM25, RowsBM25, TermTable, tokenize
 from rag.read_heuristic import SentenceIndex
 from rag.types import Chunk, Document, Span
 
@@ -45,6 +47,24 @@ def test_bm25_scores_are_okapis_for_every_text_and_for_chosen_rows() -> None:
     assert "red" in bm25 and "zebra" not in bm25
     assert bm25.idf("red") < bm25.idf("fox") < bm25.idf("zebra")
     assert BM25([]).scores("red").shape == (0,)
+
+
+def test_rows_bm25_scores_chosen_rows_as_bm25_does_to_the_bit() -> None:
+    """No postings: each row's weights from the term table, the same float operations."""
+    rng = random.Random(7)
+    vocabulary = [f"w{i}" for i in range(40)] + ["red", "fox", "dog"]
+    texts = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 30))) for _ in range(300)] + TEXTS
+    table = TermTable(texts)
+    full, rows_only = BM25(table), RowsBM25(table)
+    for query in ("red dog", "w1 w2 w3 w1", "red red fox", "zebra", "w39 fox", ""):
+        rows = np.array([rng.randrange(len(texts)) for _ in range(200)] + [0, 0, len(texts) - 1])
+        assert rows_only.scores(query, rows).tobytes() == full.scores(query, rows).tobytes()
+        assert rows_only.scores(query, rows).tobytes() == full.scores(query)[rows].tobytes()
+        assert rows_only.scores(query, np.zeros(0, dtype=np.int64)).shape == (0,)
+    assert all(rows_only.idf(t) == full.idf(t) for t in ("red", "w5", "zebra"))
+    assert "fox" in rows_only and "zebra" not in rows_only
+    with pytest.raises(ValueError, match="chosen rows"):
+        rows_only.scores("red")
 
 
 def test_the_term_table_gives_each_texts_distinct_terms() -> None:
