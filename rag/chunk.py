@@ -236,6 +236,8 @@ class ChunkTable(Sequence[Chunk]):
 
     def __init__(self, documents: Sequence[Document], rows: Iterable[Mapping[str, Any]]) -> None:
         """`rows`: the chunks as `Chunk.to_dict` wrote them, in order."""
+        self.documents = tuple(documents)
+        """What `doc` indexes."""
         doc_index = {d.doc_id: i for i, d in enumerate(documents)}
         self._texts = [d.text for d in documents]
         self._doc_ids = [d.doc_id for d in documents]

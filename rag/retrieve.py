@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from rag.chunk import chunk_texts
+from rag.chunk import ChunkTable, chunk_texts
 from rag.config import RetrieveConfig
 from rag.index import VectorIndex
 from rag.lexical import BM25, TermTable
@@ -25,6 +25,8 @@ class Retriever(Protocol):
 
 def section_paths(documents: Sequence[Document], chunks: Sequence[Chunk]) -> list[str]:
     """Each chunk's section path ("Title › Section"; "" where its document has no headings)."""
+    if isinstance(chunks, ChunkTable) and chunks.documents == tuple(documents):  # without a Chunk each
+        return [documents[d].section_at(a) for d, a in zip(chunks.doc.tolist(), chunks.start.tolist(), strict=True)]
     by_id = {d.doc_id: d for d in documents}
     return [by_id[c.doc_id].section_at(c.start) if c.doc_id in by_id else "" for c in chunks]
 

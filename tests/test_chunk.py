@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import random
@@ -14,6 +15,7 @@ from rag.chunk import ChunkTable, chunk_document, chunk_ids, chunk_texts, count_
 from rag.config import ENCODING, ChunkConfig
 from rag.errors import ConfigError
 from rag.ingest import read_document
+from rag.retrieve import section_paths
 from rag.types import Chunk, Document
 from tests.conftest import DEFAULT_DOCS, SQUAD_DOCS
 
@@ -338,6 +340,9 @@ def test_a_chunk_table_makes_the_chunks_it_was_given() -> None:
     assert list(chunk_texts(table)) == [c.text for c in chunks] == list(chunk_texts(chunks))
     assert chunk_ids(table) == [c.chunk_id for c in chunks] == chunk_ids(chunks)
     assert table.outside() is None
+    sectioned = [dataclasses.replace(d, sections=((0, "Intro"), (len(d.text) // 2, "Intro › Later"))) for d in docs]
+    paths = section_paths(sectioned, ChunkTable(sectioned, (c.to_dict() for c in chunks)))
+    assert paths == section_paths(sectioned, chunks) and {"Intro", "Intro › Later"} <= set(paths)
     with pytest.raises(IndexError):
         table[len(chunks)]
     assert table != chunks[:-1] and table != [*chunks[:-1], chunks[0]]
