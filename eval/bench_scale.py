@@ -166,10 +166,17 @@ def bench_size(seed: Path, n_chunks: int, work: Path, questions: list[str]) -> d
     result.update(reingest_one_page_s=seconds, reingest_peak_rss_mb=peak, reingest_peak_anon_mb=anon)
     print(f"  re-ingest after one changed page: {seconds:.0f} s, peak {peak:.0f} MB ({anon:.0f} MB anonymous)",
           flush=True)
-    result.update(serve_figures(index, questions))
+    # Kept, so that `--serve-only` can measure the server again without building for 20 minutes.
+    (work / f"built-{n_chunks}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return serve_size(result, index, questions)
+
+
+def serve_size(result: dict[str, Any], index: Path, questions: list[str]) -> dict[str, Any]:
+    # A million chunks take minutes to load (their terms are read from the texts at start-up).
+    result.update(serve_figures(index, questions, ready_timeout=3600))
+    (index.parent / f"served-{index.name}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"  serve: ready in {result['serve_ready_s']:.1f} s, RSS {result['server_rss_mb']:.0f} MB, "
           f"ask p50 {result['http_ask_p50_ms']:.1f} ms, p95 {result['http_ask_p95_ms']:.1f} ms", flush=True)
-    shutil.rmtree(docs)
     return result
 
 
@@ -217,6 +224,10 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "scale")
     parser.add_argument("--keep", action="store_true", help="keep the indexes (they are large)")
+    parser.add_argument("--serve-only", action="store_true",
+                        help="measure the server again over the indexes a run with --keep left")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the sizes of eval/reports/bench-scale.json not measured in this run")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -243,10 +254,22 @@ def main() -> int:
                 result["sizes"].append({"target_chunks": n, "left_out": True, "projected_mb": need,
                                         "available_mb": free})
                 continue
-        size = bench_size(seed, n, work, questions)
+        if args.serve_only:
+            built = json.loads((work / f"built-{n}.json").read_text(encoding="utf-8"))
+            measured = serve_size(built, work / f"index-{n}", questions)
+        else:
+            measured = bench_size(seed, n, work, questions)
+            shutil.rmtree(work / f"docs-{n}")
+        size = {**measured, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         result["sizes"].append(size)
         if not args.keep:
             shutil.rmtree(work / f"index-{n}")
+    if args.update and (REPORTS / "bench-scale.json").is_file():
+        earlier = json.loads((REPORTS / "bench-scale.json").read_text(encoding="utf-8"))
+        kept = [s for s in earlier["sizes"] if s["target_chunks"] not in args.sizes]
+        for s in kept:
+            s.setdefault("date", earlier["date"])
+        result["sizes"] = sorted(kept + result["sizes"], key=lambda s: s["target_chunks"])
     write_reports(result)
     return 0
 
@@ -255,17 +278,18 @@ def write_reports(r: dict[str, Any]) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "bench-scale.json").write_text(json.dumps(r, indent=2) + "\n", encoding="utf-8")
     rows = ["| chunks | sentences | pages | build | build peak RSS (anonymous) | re-ingest, one page | disk "
-            "| server RSS | ready | ask p50 | ask p95 |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| server RSS | ready | ask p50 | ask p95 | measured |", "|" + "---|" * 12]
     for s in r["sizes"]:
         if s.get("left_out"):
             rows.append(f"| {s['target_chunks']:,} | left out: would need about {s['projected_mb'] / 1024:.1f} GB "
-                        f"of memory, {s['available_mb'] / 1024:.1f} GB free | | | | | | | | | |")
+                        f"of memory, {s['available_mb'] / 1024:.1f} GB free | | | | | | | | | | |")
             continue
         rows.append(f"| {s['chunks']:,} | {s['sentences']:,} | {s['pages']:,} | {s['build_s']:.0f} s | "
-                    f"{s['build_peak_rss_mb']:.0f} MB ({s['build_peak_anon_mb']:.0f} MB) | "
+                    f"{s['build_peak_rss_mb']:.0f} MB ({s.get('build_peak_anon_mb', float('nan')):.0f} MB) | "
                     f"{s['reingest_one_page_s']:.0f} s | {s['index_mb']:.0f} MB | "
                     f"{s['server_rss_mb']:.0f} MB | "
-                    f"{s['serve_ready_s']:.0f} s | {s['http_ask_p50_ms']:.1f} ms | {s['http_ask_p95_ms']:.1f} ms |")
+                    f"{s['serve_ready_s']:.0f} s | {s['http_ask_p50_ms']:.1f} ms | {s['http_ask_p95_ms']:.1f} ms | "
+                    f"{s.get('date', r['date'])} |")
     text = "\n".join([
         f"# bench-scale, {r['date']} ({r['cpus']} CPUs)", "",
         f"Corpora: {r['seed']}, replicated with perturbation (`eval/bench_scale.py`). `ask` over HTTP, one "

@@ -102,12 +102,12 @@ def index_figures(index: Path) -> dict[str, Any]:
             "navigation_examples": navigation[:5]}
 
 
-def serve_figures(index: Path, questions: list[str]) -> dict[str, Any]:
+def serve_figures(index: Path, questions: list[str], ready_timeout: float = 300) -> dict[str, Any]:
     """A real `rag serve` over the index: every question once, one client; latency and RSS."""
     from eval.bench import peak_rss_mb
     from eval.load import rss_mb
 
-    proc, port, ready = start_server("--index", str(index))
+    proc, port, ready = start_server("--index", str(index), timeout=ready_timeout)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         latencies = []
