@@ -6,7 +6,7 @@ import math
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -59,24 +59,46 @@ class TermTable:
     is its number of terms. About 8 bytes a distinct term of a text, where a set of strings per
     text costs hundreds of bytes a text: a corpus's sentences run to millions."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
-        vocab: dict[str, int] = {}
-        ids, counts, lengths = array("i"), array("i"), array("i")
-        offsets = array("q", [0])
-        for text in texts:
-            terms = tokenize(text)
-            tf = Counter(vocab.setdefault(term, len(vocab)) for term in terms)
-            ids.extend(tf.keys())
-            counts.extend(tf.values())
-            lengths.append(len(terms))
-            offsets.append(len(ids))
-        self.vocab = vocab
-        self.words = list(vocab)
-        """Term id -> term."""
-        self.ids = np.frombuffer(ids, dtype=np.int32) if ids else np.zeros(0, dtype=np.int32)
-        self.counts = np.frombuffer(counts, dtype=np.int32) if counts else np.zeros(0, dtype=np.int32)
-        self.lengths = np.frombuffer(lengths, dtype=np.int32) if lengths else np.zeros(0, dtype=np.int32)
-        self.offsets = np.frombuffer(offsets, dtype=np.int64)
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        builder = TermTableBuilder()
+        builder.add_texts(texts)
+        built = builder.table()
+        self._set(built.words, built.ids, built.counts, built.lengths, built.offsets)
+
+    def _set(self, words: list[str], ids: np.ndarray, counts: np.ndarray, lengths: np.ndarray,
+             offsets: np.ndarray) -> None:
+        self.words = words
+        """Term id -> term. A table assembled from an earlier one keeps that one's terms, also
+        those no text has any more (`BM25` counts a term by the texts that hold it)."""
+        self.vocab = {w: i for i, w in enumerate(words)}
+        self.ids, self.counts, self.lengths, self.offsets = ids, counts, lengths, offsets
+
+    @classmethod
+    def from_arrays(cls, words: list[str], ids: np.ndarray, counts: np.ndarray, lengths: np.ndarray,
+                    offsets: np.ndarray) -> TermTable:
+        """A table as `arrays` gave it (read back from an index), checked for consistency."""
+        n = len(lengths)
+        if (len(offsets) != n + 1 or len(ids) != len(counts) or (n and (offsets[0] != 0 or offsets[-1] != len(ids)))
+                or (len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= len(words)))
+                or bool(np.any(np.diff(offsets) < 0))):
+            raise ValueError("inconsistent term table")
+        table = cls.__new__(cls)
+        table._set(words, ids.astype(np.int32, copy=False), counts.astype(np.int32, copy=False),
+                   lengths.astype(np.int32, copy=False), offsets.astype(np.int64, copy=False))
+        return table
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What an index stores of the table: its arrays, and its terms as UTF-8 lines."""
+        words = "\n".join(self.words).encode("utf-8")
+        return {"words": np.frombuffer(words, dtype=np.uint8), "ids": self.ids, "counts": self.counts,
+                "lengths": self.lengths, "offsets": self.offsets}
+
+    @classmethod
+    def read(cls, arrays: Mapping[str, np.ndarray]) -> TermTable:
+        """The table `arrays` wrote. Raises ValueError or KeyError for anything else."""
+        text = bytes(arrays["words"]).decode("utf-8")
+        words = text.split("\n") if text else []
+        return cls.from_arrays(words, arrays["ids"], arrays["counts"], arrays["lengths"], arrays["offsets"])
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -85,6 +107,61 @@ class TermTable:
         """The distinct terms of text `row`."""
         words = self.words
         return frozenset(words[i] for i in self.ids[self.offsets[row]:self.offsets[row + 1]].tolist())
+
+
+class TermTableBuilder:
+    """Makes a `TermTable` row by row: from texts, or from rows of an earlier table whose terms it
+    started from (`TermTableBuilder(earlier.words)`), so that a re-ingest reads again only the
+    texts that changed. Ids of the earlier table stay valid: its terms come first, in order."""
+
+    def __init__(self, words: Sequence[str] = ()) -> None:
+        self.vocab: dict[str, int] = {w: i for i, w in enumerate(words)}
+        self._ids, self._counts, self._lengths = array("i"), array("i"), array("i")
+        self._offsets = array("q", [0])
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add_texts(self, texts: Iterable[str]) -> None:
+        vocab, ids, counts = self.vocab, self._ids, self._counts
+        for text in texts:
+            terms = tokenize(text)
+            tf = Counter(vocab.setdefault(term, len(vocab)) for term in terms)
+            ids.extend(tf.keys())
+            counts.extend(tf.values())
+            self._lengths.append(len(terms))
+            self._offsets.append(len(ids))
+
+    def add_rows(self, table: TermTable, rows: np.ndarray) -> None:
+        """Rows of `table` (whose terms this builder started from), in the order given."""
+        if len(table.words) > len(self.vocab):
+            raise ValueError("the builder did not start from this table's terms")
+        self._flush()
+        rows = np.asarray(rows, dtype=np.int64)
+        first, last = table.offsets[rows], table.offsets[rows + 1]
+        sizes = last - first
+        slots = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(first, sizes)
+        self._parts.append((table.ids[slots], table.counts[slots], table.lengths[rows], sizes))
+
+    def _flush(self) -> None:
+        """Texts added so far become a part, so that parts keep their order."""
+        if len(self._lengths):
+            self._parts.append((np.frombuffer(self._ids, dtype=np.int32).copy(),
+                                np.frombuffer(self._counts, dtype=np.int32).copy(),
+                                np.frombuffer(self._lengths, dtype=np.int32).copy(),
+                                np.diff(np.frombuffer(self._offsets, dtype=np.int64))))
+            self._ids, self._counts, self._lengths = array("i"), array("i"), array("i")
+            self._offsets = array("q", [0])
+
+    def table(self) -> TermTable:
+        self._flush()
+        parts = self._parts or [(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
+                                 np.zeros(0, np.int64))]
+        sizes = np.concatenate([p[3] for p in parts]).astype(np.int64)
+        return TermTable.from_arrays(
+            list(self.vocab), np.concatenate([p[0] for p in parts]).astype(np.int32),
+            np.concatenate([p[1] for p in parts]).astype(np.int32),
+            np.concatenate([p[2] for p in parts]).astype(np.int32),
+            np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)]),
+        )
 
 
 class BM25:
@@ -122,7 +199,9 @@ class BM25:
         return weights
 
     def __contains__(self, term: str) -> bool:
-        return term in self._term_id
+        """Whether some text holds `term`."""
+        t = self._term_id.get(term)
+        return t is not None and bool(self._df[t])
 
     def idf(self, term: str) -> float:
         t = self._term_id.get(term)

@@ -131,7 +131,8 @@ class Assistant:
             )
         retriever = HybridRetriever.over(stored, cfg.retrieve)
         if reader is None or isinstance(reader, str):
-            sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
+            sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors,
+                                      stored.sentence_terms)
             reader = make_reader(DEFAULT_READER if reader is None else reader, sentences, cfg)
         # Settings given are kept as given; else the reader brings its own abstention threshold.
         policy = cfg.policy if settings is not None else policy_for(reader, cfg.policy)

@@ -32,14 +32,18 @@ class SentenceIndex:
         chunks: Sequence[Chunk],
         table: SentenceTable,
         vectors: np.ndarray,
+        terms: TermTable | None = None,
     ) -> None:
+        """`terms`: each sentence's terms as an index stores them; else read from the texts here."""
         if len(vectors) != len(table):
             raise ValueError(f"{len(vectors)} sentence vectors for {len(table)} sentences")
+        if terms is not None and len(terms) != len(table):
+            raise ValueError(f"{len(terms)} term rows for {len(table)} sentences")
         self.table = table
         self.vectors = vectors
         self.documents = tuple(documents)
         self.texts = SentenceTexts(self.documents, table)
-        self.term_table = TermTable(self.texts)
+        self.term_table = TermTable(self.texts) if terms is None else terms
         self.bm25 = RowsBM25(self.term_table)  # only the retrieved passages' sentences are scored
         ids = chunk_ids(chunks)
         self.chunk_ids = [ids[c] for c in table.chunk.tolist()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -31,6 +31,11 @@ def section_paths(documents: Sequence[Document], chunks: Sequence[Chunk]) -> lis
     return [by_id[c.doc_id].section_at(c.start) if c.doc_id in by_id else "" for c in chunks]
 
 
+def bm25_texts(headings: Iterable[str], chunks: Sequence[Chunk]) -> Iterator[str]:
+    """What BM25 reads of each chunk: its section path, then its text."""
+    return (f"{h}\n{t}" for h, t in zip(headings, chunk_texts(chunks), strict=True))
+
+
 class HybridRetriever:
     """Fuses cosine similarity with max-normalised BM25: score = (1-w)·cos + w·bm25/max.
 
@@ -43,18 +48,24 @@ class HybridRetriever:
     """
 
     def __init__(self, chunks: Sequence[Chunk], vectors: VectorIndex, config: RetrieveConfig | None = None,
-                 headings: Sequence[str] | None = None) -> None:
+                 headings: Sequence[str] | None = None, terms: TermTable | None = None) -> None:
+        """`terms`: the chunks' terms as `chunk_terms` reads them (an index stores them), else read here."""
         if vectors.size != len(chunks):
             raise ValueError(f"{vectors.size} vectors for {len(chunks)} chunks")
+        if terms is not None and len(terms) != len(chunks):
+            raise ValueError(f"{len(terms)} term rows for {len(chunks)} chunks")
         self.chunks = chunks  # a loaded index's ChunkTable stays one: no object per chunk
         self.vectors = vectors
         self.config = RetrieveConfig() if config is None else config
         heads = [""] * len(self.chunks) if headings is None else headings
-        self.bm25 = BM25(TermTable(f"{h}\n{t}" for h, t in zip(heads, chunk_texts(self.chunks), strict=True)))
+        self.bm25 = BM25(TermTable(bm25_texts(heads, self.chunks)) if terms is None else terms)
 
     @classmethod
     def over(cls, stored: StoredIndex, config: RetrieveConfig | None = None) -> HybridRetriever:
-        """The retriever of a loaded index: its chunks, their vectors and their section paths."""
+        """The retriever of a loaded index: its chunks, their vectors and their terms (read from
+        the texts and section paths when the index does not hold them)."""
+        if stored.chunk_terms is not None:
+            return cls(stored.chunks, stored.vectors, config, terms=stored.chunk_terms)
         return cls(stored.chunks, stored.vectors, config, section_paths(stored.documents, stored.chunks))
 
     def retrieve(self, query: Query, top_k: int | None = None) -> list[Passage]:

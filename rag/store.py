@@ -35,6 +35,7 @@ from rag.config import ChunkConfig, IndexConfig
 from rag.errors import IndexBusyError, IndexMismatchError, IndexNotBuiltError, IndexWriteError
 from rag.index import VectorIndex, load_matrix
 from rag.indexes import load_vector_index
+from rag.lexical import TermTable
 from rag.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ _VECTORS = "chunks"
 _GENERATION = re.compile(r"gen-\d{14}-[0-9a-f]{8}")
 _TEMPORARY = re.compile(r"\.tmp-[0-9a-f]{12}")
 _SCRATCH = "scratch-sentences.npy"
+_TERMS = {"chunk_terms": "chunk-terms.npz", "sentence_terms": "sentence-terms.npz"}
+"""Optional files: an index written before them is read without (its terms read at load)."""
 _POINTER_BYTES = 64
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -142,6 +145,11 @@ class StoredIndex:
     sentence_vectors: np.ndarray
     generation: str = ""
     """The generation folder's name it was loaded from ("" before it is written)."""
+    chunk_terms: TermTable | None = None
+    """What BM25 reads of each chunk (`rag.retrieve.bm25_texts`), read by the build so that a
+    server need not read a million texts again at its start; None in an index written before."""
+    sentence_terms: TermTable | None = None
+    """Each sentence's terms, likewise."""
 
 
 def index_exists(index_dir: Path) -> bool:
@@ -179,6 +187,7 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
         sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
         _check_spans(documents, chunks, sentences)
         sentence_vectors = load_matrix(gen / "sentences.npy")
+        terms = {name: _read_terms(gen / _TERMS[name]) if _TERMS[name] in files else None for name in _TERMS}
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexMismatchError(f"index in {gen} cannot be read ({exc}); rebuild with `rag ingest`") from exc
     vectors = load_vector_index(gen, _VECTORS, manifest.index)
@@ -191,7 +200,17 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
     for what, (got, want) in expected.items():
         if got != want:
             raise IndexMismatchError(f"index in {gen}: {what} {got} != manifest {want}; rebuild with `rag ingest`")
-    return StoredIndex(manifest, documents, chunks, vectors, sentences, sentence_vectors, gen.name)
+    for name, table in terms.items():
+        want = len(chunks) if name == "chunk_terms" else len(sentences)
+        if table is not None and len(table) != want:
+            raise IndexMismatchError(f"index in {gen}: {len(table)} rows of {name} for {want}; "
+                                     "rebuild with `rag ingest`")
+    return StoredIndex(manifest, documents, chunks, vectors, sentences, sentence_vectors, gen.name, **terms)
+
+
+def _read_terms(path: Path) -> TermTable:
+    with np.load(path, allow_pickle=False) as arrays:
+        return TermTable.read(arrays)
 
 
 def live_generation(index_dir: Path) -> str:
@@ -276,6 +295,13 @@ def _write_generation(index_dir: Path, tmp: Path, stored: StoredIndex) -> Path:
         s = stored.sentences
         with open(tmp / "sentences.npz", "wb") as fh:
             np.savez(fh, doc=s.doc, start=s.start, end=s.end, chunk=s.chunk)
+        term_files = []
+        for name, file in _TERMS.items():
+            table = getattr(stored, name)
+            if table is not None:
+                with open(tmp / file, "wb") as fh:
+                    np.savez(fh, **table.arrays())
+                term_files.append(file)
         scratch = _scratch_path(stored.sentence_vectors)
         if (isinstance(stored.sentence_vectors, np.memmap) and scratch is not None
                 and scratch.parent.parent == index_dir and scratch.is_file()):
@@ -285,7 +311,7 @@ def _write_generation(index_dir: Path, tmp: Path, stored: StoredIndex) -> Path:
             shutil.rmtree(scratch.parent, ignore_errors=True)
         else:
             np.save(tmp / "sentences.npy", stored.sentence_vectors, allow_pickle=False)
-        names = (*_FILES, *vector_files)
+        names = (*_FILES, *vector_files, *term_files)
         files = tuple(sorted((name, _sha256_file(tmp / name)) for name in names))
         manifest = Manifest(
             **{**_manifest_fields(stored.manifest), "files": files,

@@ -466,7 +466,8 @@ def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
         index = work / f"index-{name}"
         build_index(docs, index, embedder)
         stored = load_index(index)
-        sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
+        sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors,
+                                  stored.sentence_terms)
         # Every span trusted while calibrating: the span calibration judges each one.
         every_span = replace(Settings().model_reader, trust_span_from=0.0)
         reader = ModelReader(sentences, HeuristicReader(sentences), every_span, model_dir)

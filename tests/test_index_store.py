@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import pytest
 
 import rag.index
 import rag.ingest
+import rag.lexical
 import rag.store
 from rag.build import build_index
 from rag.chunk import make_chunk_id
@@ -30,10 +31,13 @@ from rag.errors import (
 from rag.index_faiss import FaissFlatIndex
 from rag.indexes import INDEX_TYPES, build_vector_index, load_vector_index
 from rag.ingest import load_documents
-from rag.store import FORMAT_VERSION, StoredIndex, build_lock, load_index, read_manifest
+from rag.read_heuristic import SentenceIndex
+from rag.retrieve import HybridRetriever, section_paths
+from rag.store import FORMAT_VERSION, StoredIndex, build_lock, load_index, read_manifest, write_index
 from tests.conftest import SMALL_CORPUS, write_corpus
 
-DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunks.faiss", "sentences.npz", "sentences.npy")
+DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunks.faiss", "sentences.npz", "sentences.npy", "chunk-terms.npz",
+              "sentence-terms.npz")
 EXACT_KINDS = ("flat", "numpy")
 
 
@@ -770,6 +774,7 @@ def test_a_damaged_data_file_is_refused_with_rebuild_advice(
         ("sentences.npz", "truncate"),
         ("chunks.faiss", "truncate"),
         ("chunks.faiss", "empty"),
+        ("chunk-terms.npz", "truncate"), ("chunk-terms.npz", "garbage"), ("sentence-terms.npz", "empty"),
     ],
 )
 def test_damage_is_refused_even_without_checksums(small_docs: Path, tmp_path: Path, name: str, damage: str) -> None:
@@ -919,3 +924,77 @@ def test_a_build_with_another_index_kind_rebuilds_the_index_and_reuses_the_vecto
     assert sorted(dict(stored.manifest.files)) == sorted([*DATA_FILES[:2], "chunks.npy", *DATA_FILES[3:]])
     check_consistent(stored)
     assert not build_index(small_docs, index_dir, embedder, Settings(index=IndexConfig(kind="numpy"))).changed
+
+
+QUERIES = ("Long March rocket", "Samsung chip plant Xi'an", "cheese Cheddar village", "liquid hydrogen stage",
+           "chip industry", "nothing here at all", "kerosene Somerset Micron")
+
+
+def _terms_as_read_at_load(stored: StoredIndex) -> tuple[HybridRetriever, SentenceIndex]:
+    """The retriever and sentence index a server made before indexes held their terms."""
+    retriever = HybridRetriever(stored.chunks, stored.vectors, None, section_paths(stored.documents, stored.chunks))
+    return retriever, SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
+
+
+def check_stored_terms(stored: StoredIndex) -> None:
+    """The terms an index holds score every query as the texts read afresh do, to the bit."""
+    assert stored.chunk_terms is not None and stored.sentence_terms is not None
+    stored_retriever = HybridRetriever.over(stored)
+    stored_sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors,
+                                     stored.sentence_terms)
+    fresh_retriever, fresh_sentences = _terms_as_read_at_load(stored)
+    rows = np.arange(len(stored.sentences))
+    for query in QUERIES:
+        assert stored_retriever.bm25.scores(query).tobytes() == fresh_retriever.bm25.scores(query).tobytes()
+        assert (stored_sentences.bm25.scores(query, rows).tobytes()
+                == fresh_sentences.bm25.scores(query, rows).tobytes())
+        for term in query.lower().split():
+            assert (term in stored_retriever.bm25) == (term in fresh_retriever.bm25)
+            assert (term in stored_sentences.bm25) == (term in fresh_sentences.bm25)
+            assert stored_sentences.bm25.idf(term) == fresh_sentences.bm25.idf(term)
+    assert [stored_sentences.terms(r) for r in rows] == [fresh_sentences.terms(r) for r in rows]
+
+
+def test_an_index_holds_the_terms_a_server_would_read(built: Path) -> None:
+    check_stored_terms(load_index(built))
+
+
+def test_a_rebuild_keeps_the_terms_of_the_documents_it_reuses_and_reads_the_rest(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    (small_docs / "rockets.txt").write_text("A changed rocket document about Zanzibar launches.", encoding="utf-8")
+    (small_docs / "cheese.html").unlink()  # "cheddar" is in no text any more
+    (small_docs / "zebra.md").write_text("# Zebras\n\nZebras have stripes. Stripes confuse flies.", encoding="utf-8")
+    read: list[str] = []
+    add_texts = rag.lexical.TermTableBuilder.add_texts
+
+    def counting(self: rag.lexical.TermTableBuilder, texts: Iterable[str]) -> None:
+        texts = list(texts)
+        read.extend(texts)
+        add_texts(self, texts)
+
+    monkeypatch.setattr(rag.lexical.TermTableBuilder, "add_texts", counting)
+    report = build_index(small_docs, index_dir, HashEmbedder())
+    assert report.reused_documents == ("chips",)
+    assert read and not any("Samsung" in text for text in read), "the reused document's texts are not read again"
+    stored = load_index(index_dir)
+    check_stored_terms(stored)
+    assert "cheddar" not in HybridRetriever.over(stored).bm25
+
+
+def test_an_index_written_without_terms_is_read_as_before_and_the_next_build_adds_them(
+    built: Path, small_docs: Path
+) -> None:
+    stored = load_index(built)
+    write_index(built, dataclasses.replace(stored, chunk_terms=None, sentence_terms=None))
+    older = load_index(built)
+    assert older.chunk_terms is None and older.sentence_terms is None
+    assert not {"chunk-terms.npz", "sentence-terms.npz"} & set(dict(older.manifest.files))
+    for query in QUERIES:
+        assert (HybridRetriever.over(older).bm25.scores(query).tobytes()
+                == HybridRetriever.over(stored).bm25.scores(query).tobytes())
+    report = build_index(small_docs, built, HashEmbedder())
+    assert report.changed and report.embedded_documents == () and len(report.reused_documents) == 3
+    check_stored_terms(load_index(built))

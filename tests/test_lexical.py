@@ -10,7 +10,7 @@ import pytest
 
 from rag.chunk import SentenceTable
 from rag.embed_hash import HashEmbedder
-from rag.lexical import BM25, RowsBM25, TermTable, tokenize
+from rag.lexical import BM25, RowsBM25, TermTable, TermTableBuilder, tokenize
 from rag.read_heuristic import SentenceIndex
 from rag.types import Chunk, Document, Span
 
@@ -96,3 +96,26 @@ def test_sentence_rows_are_found_by_document_and_span() -> None:
     reversed_index = SentenceIndex([doc, other], chunks, backwards, index.vectors[::-1])
     assert reversed_index.rows_of("d", [spans[2], spans[0]]).tolist() == [1, 3]
     assert reversed_index.texts[3] == "One fact."
+
+
+def test_a_term_table_assembled_from_an_earlier_one_scores_as_one_read_afresh() -> None:
+    earlier = TermTable(TEXTS)
+    builder = TermTableBuilder(earlier.words)
+    builder.add_texts(["a zebra and a red fox"])
+    builder.add_rows(earlier, np.array([3, 0]))
+    builder.add_texts(["another zebra"])
+    builder.add_rows(earlier, np.array([1]))
+    assembled = builder.table()
+    texts = ["a zebra and a red fox", TEXTS[3], TEXTS[0], "another zebra", TEXTS[1]]
+    afresh = TermTable(texts)
+    assert [assembled.terms(r) for r in range(len(texts))] == [afresh.terms(r) for r in range(len(texts))]
+    assert assembled.lengths.tolist() == afresh.lengths.tolist()
+    for query in ("red fox", "zebra", "dog bark", "unknown"):
+        assert BM25(assembled).scores(query).tobytes() == BM25(afresh).scores(query).tobytes()
+    gone = next(t for t in earlier.words if t not in afresh.vocab)  # a term of the rows left out
+    assert gone in assembled.vocab and gone not in BM25(assembled) and gone not in BM25(afresh)
+    assert TermTable.read(assembled.arrays()).terms(0) == assembled.terms(0)
+    with pytest.raises(ValueError, match="did not start from"):
+        TermTableBuilder().add_rows(earlier, np.array([0]))
+    with pytest.raises(ValueError, match="inconsistent"):
+        TermTable.from_arrays(["red"], np.array([1]), np.array([1]), np.array([1]), np.array([0, 1]))
