@@ -115,6 +115,7 @@ class TermTableBuilder:
     texts that changed. Ids of the earlier table stay valid: its terms come first, in order."""
 
     def __init__(self, words: Sequence[str] = ()) -> None:
+        self._earlier = words
         self.vocab: dict[str, int] = {w: i for i, w in enumerate(words)}
         self._ids, self._counts, self._lengths = array("i"), array("i"), array("i")
         self._offsets = array("q", [0])
@@ -132,7 +133,7 @@ class TermTableBuilder:
 
     def add_rows(self, table: TermTable, rows: np.ndarray) -> None:
         """Rows of `table` (whose terms this builder started from), in the order given."""
-        if len(table.words) > len(self.vocab):
+        if table.words is not self._earlier:
             raise ValueError("the builder did not start from this table's terms")
         self._flush()
         rows = np.asarray(rows, dtype=np.int64)

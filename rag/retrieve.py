@@ -49,7 +49,7 @@ class HybridRetriever:
 
     def __init__(self, chunks: Sequence[Chunk], vectors: VectorIndex, config: RetrieveConfig | None = None,
                  headings: Sequence[str] | None = None, terms: TermTable | None = None) -> None:
-        """`terms`: the chunks' terms as `chunk_terms` reads them (an index stores them), else read here."""
+        """`terms`: the chunks' terms, of `bm25_texts` (an index stores them); else read here."""
         if vectors.size != len(chunks):
             raise ValueError(f"{vectors.size} vectors for {len(chunks)} chunks")
         if terms is not None and len(terms) != len(chunks):
