@@ -57,7 +57,8 @@ bench: $(STAMP)
 ## The whole pipeline at 10k, 100k and 1M chunks: the Python manual's pages replicated with
 ## perturbation, built by `rag ingest` and served by `rag serve`; eval/reports/bench-scale.{md,json}.
 ## Starts from the manual's index (make eval-docs's; built first if missing). A size that would not
-## fit in this machine's memory is left out and says so. About 10 minutes on 2 cores.
+## fit in this machine's memory is left out and says so. About 20 minutes on 2 cores of an AVX-512
+## Xeon, 40 on an AVX2 one (the 1M build most of it), 17 GB of disk while it runs.
 bench-scale: $(STAMP)
 	test -f /usr/share/doc/python3.11/html/index.html || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc)
 	$(BIN)/python eval/bench_scale.py

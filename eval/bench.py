@@ -30,6 +30,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `eval.load` importable
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
 REPORTS = ROOT / "eval" / "reports"
 BIN = Path(sys.executable).parent
+from eval.machine import describe  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -414,7 +416,7 @@ def main() -> int:
         index = tmp / "squad-index"
         build_index(SQUAD / "docs", index, default_embedder())
         result: dict[str, Any] = {"command": "python " + " ".join(sys.argv),
-                                  "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
+                                  "machine": describe(),
                                   "backend": type(default_embedder()).__name__,
                                   "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         if args.replicas_only:

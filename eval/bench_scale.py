@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval.docs_bench import MANUAL, copy_manual, serve_figures, timed  # noqa: E402
+from eval.machine import describe  # noqa: E402
 
 BIN = Path(sys.executable).parent
 REPORTS = ROOT / "eval" / "reports"
@@ -238,6 +239,7 @@ def main() -> int:
     embedded_per_s = (json.loads(last_docs.read_text())["ingest"].get("embedded_per_s")
                       if last_docs.is_file() else None)
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+                              "machine": describe(),
                               "seed": "Python 3.11 manual (build/pydocs/index)", "sizes": [],
                               "cold_embeddings_per_s": embedded_per_s}
     for n in sorted(args.sizes):
@@ -291,7 +293,7 @@ def write_reports(r: dict[str, Any]) -> None:
                     f"{s['serve_ready_s']:.0f} s | {s['http_ask_p50_ms']:.1f} ms | {s['http_ask_p95_ms']:.1f} ms | "
                     f"{s.get('date', r['date'])} |")
     text = "\n".join([
-        f"# bench-scale, {r['date']} ({r['cpus']} CPUs)", "",
+        f"# bench-scale, {r['date']} ({r.get('machine', str(r['cpus']) + ' CPUs')})", "",
         f"Corpora: {r['seed']}, replicated with perturbation (`eval/bench_scale.py`). `ask` over HTTP, one "
         "client, the model reader, the manual's tuning questions twice each.", "", *rows, "",
         "Build times reuse the manual's sentence vectors (the corpora's sentences are the manual's): a cold "

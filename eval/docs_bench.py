@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eval.load import start_server  # noqa: E402
+from eval.machine import describe  # noqa: E402
 
 BIN = Path(sys.executable).parent
 MANUAL = Path("/usr/share/doc/python3.11/html")
@@ -143,6 +144,7 @@ def main() -> int:
     version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "python3.11-doc"], capture_output=True,
                              text=True).stdout.strip() or "unknown"
     result: dict[str, Any] = {"manual": str(args.manual), "package_version": version, "cpus": os.cpu_count(),
+                              "machine": describe(),
                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     rag = str(BIN / "rag")
     last = REPORTS / "pydocs-bench.json"
@@ -212,7 +214,7 @@ def write_reports(r: dict[str, Any]) -> None:
     ]
     out = [f"# The Python 3.11 manual, end to end ({r['date']})", "",
            f"`make eval-docs` (`python eval/docs_bench.py`), python3.11-doc {r['package_version']}, "
-           f"{r['cpus']} CPUs.", "", "| figure | value |", "|---|---|"]
+           f"{r.get('machine', str(r['cpus']) + ' CPUs')}.", "", "| figure | value |", "|---|---|"]
     out += [f"| {a} | {b} |" for a, b in rows]
     out += ["", "| reader | ev@1 | hit@1 | hit@5 | EM | F1 | false abst | unanswerable declined | cit valid |",
             "|---|---|---|---|---|---|---|---|---|"]

@@ -230,3 +230,17 @@ def test_bench_scale_corpora_are_new_pages_of_sentences_already_embedded(tmp_pat
     assert len(set(texts)) == len(texts) == 4 * 3
     assert counting.texts == []
     assert load_index(seed).manifest == stored.manifest  # the seed index is untouched
+
+
+def test_a_benchmark_names_the_cpu_it_ran_on(tmp_path: Path) -> None:
+    """Reports name the CPU and the instruction sets that move their figures (VNNI doubles the
+    int8 reader's speed), so figures of two machines are not compared as if of one."""
+    from eval.machine import describe
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Example CPU\nflags\t\t: fpu avx2 avx512f avx512_vnni\n\n"
+                    "processor\t: 1\nmodel name\t: Example CPU\nflags\t\t: fpu avx2\n", encoding="utf-8")
+    said = describe(info)
+    assert said.endswith(", Example CPU, avx512_vnni avx512f avx2")
+    assert said.startswith(f"{os.cpu_count()} cores, ")
+    assert "Example" not in describe(tmp_path / "missing")
