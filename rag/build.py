@@ -190,6 +190,18 @@ def build_index(
     )
 
 
+def index_embedder(index_dir: Path | str) -> str:
+    """The embedder a build of `index_dir` keeps: the one its manifest names, or MiniLM for a new
+    index or one that cannot be read (the build starts afresh)."""
+    index_path = Path(index_dir)
+    if index_exists(index_path):
+        try:
+            return read_manifest(index_path).embedder
+        except IndexMismatchError as exc:  # another format or damaged
+            logger.warning("%s", exc)
+    return MINILM
+
+
 def ensure_index(
     index_dir: Path | str,
     docs_dir: Path | str | None = None,
@@ -207,15 +219,7 @@ def ensure_index(
         IndexNotBuiltError: no `docs_dir` and no index to load.
     """
     index_path = Path(index_dir)
-    if docs_dir is None:
-        name = read_manifest(index_path).embedder
-    else:
-        name = MINILM
-        if index_exists(index_path):
-            try:
-                name = read_manifest(index_path).embedder
-            except IndexMismatchError as exc:  # another format or damaged: the build starts afresh
-                logger.warning("%s", exc)
+    name = read_manifest(index_path).embedder if docs_dir is None else index_embedder(index_path)
     embedder = make_embedder(name, backend, model_cache)
     if docs_dir is None:
         return embedder, None

@@ -88,8 +88,9 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="build or update the index from a folder of documents")
     ingest.add_argument("--docs", type=Path, default=Path("docs"), help="documents folder (default: docs/)")
     ingest.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
-    ingest.add_argument("--embedder", choices=sorted(EMBEDDERS), default=MINILM,
-                        help="embedding model (default: all-MiniLM-L6-v2; 'hash' is a fast test stand-in)")
+    ingest.add_argument("--embedder", choices=sorted(EMBEDDERS),
+                        help="embedding model (default: the index's own, all-MiniLM-L6-v2 for a new one; "
+                             "'...:int8' is its int8 copy, 'hash' a fast test stand-in)")
     ingest.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                         help="parse and embed on a Ray cluster (its address, e.g. ray://head:10001 or auto); "
                              "without ADDRESS, a Ray of this machine's cores")
@@ -116,7 +117,8 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ev.add_argument("--name", help="report name (default: the questions file's name)")
     ev.add_argument("--reports", type=Path, default=Path("eval/.cache/reports"),
                     help="report folder (default: eval/.cache/reports; `make eval` writes eval/reports)")
-    ev.add_argument("--embedder", choices=sorted(EMBEDDERS), default=MINILM)
+    ev.add_argument("--embedder", choices=sorted(EMBEDDERS),
+                    help="embedding model (default: the index's own, all-MiniLM-L6-v2 for a new one)")
     ev.add_argument("--answers", type=Path,
                     help="score this `rag ask --batch --json` output instead of asking again")
     ev.add_argument("--save-answers", type=Path, help="also write the answers (JSONL) here")
@@ -170,7 +172,7 @@ def _embedder(name: str) -> Embedder:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag.build import build_index
+    from rag.build import build_index, index_embedder
     from rag.formats import describe_suffixes
 
     if args.ray_workers is not None and args.ray is None:
@@ -181,7 +183,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         runner = RayRunner(args.ray, args.ray_workers, backend_from_env(), model_cache_from_env())
     try:
-        report = build_index(args.docs, args.index, _embedder(args.embedder), command_settings(),
+        name = args.embedder or index_embedder(args.index)
+        report = build_index(args.docs, args.index, _embedder(name), command_settings(),
                              progress=TqdmProgress(), runner=runner)
     finally:
         if runner is not None:
@@ -223,7 +226,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.build import build_index
+    from rag.build import build_index, index_embedder
     from rag.evaluate import evaluate, read_questions, read_sources, score
     from rag.metrics import Scored
     from rag.pipeline import Assistant
@@ -231,11 +234,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     questions = read_questions(args.questions)
     name = args.name or args.questions.stem
-    slug = args.embedder.rsplit("/", 1)[-1]
     folder = args.docs.resolve()
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
+    slug = (args.embedder or MINILM).rsplit("/", 1)[-1]
     index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
-    embedder = _embedder(args.embedder)
+    embedder_name = args.embedder or index_embedder(index)
+    embedder = _embedder(embedder_name)
     report = build_index(args.docs, index, embedder, command_settings(), progress=TqdmProgress())
     print_errors(report.errors, args.docs)
     readers = [DEFAULT_READER, *(r for r in READERS if r != DEFAULT_READER)] if args.reader == "both" else [args.reader]
@@ -249,7 +253,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write answers to {args.save_answers} ({exc.strerror or exc})") from exc
     meta = {
-        "questions": str(args.questions), "docs": str(args.docs), "embedder": args.embedder,
+        "questions": str(args.questions), "docs": str(args.docs), "embedder": embedder_name,
         "documents": report.n_documents, "chunks": report.n_chunks, "sentences": report.n_sentences,
         "command": "rag " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "rag eval",
     }

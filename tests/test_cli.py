@@ -242,3 +242,27 @@ def test_rag_eval_saves_answers_into_a_folder_it_creates(small_docs: Path, tmp_p
     assert main(["eval", "--questions", str(questions), "--docs", str(small_docs), "--embedder", "hash",
                  "--reader", "heuristic", "--reports", str(tmp_path / "reports"), "--save-answers", str(saved)]) == 0
     assert json.loads(saved.read_text(encoding="utf-8"))["answer"]
+
+
+def test_ingest_and_eval_keep_the_embedder_the_index_was_built_with(
+    small_docs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --embedder, `rag ingest` and `rag eval` build with the embedder the index names,
+    not the default one: an index of the int8 model (or any other) is updated, never re-embedded
+    whole with MiniLM behind the user's back."""
+    from rag.store import read_manifest
+
+    index = tmp_path / "index"
+    _build(small_docs, index)
+    (small_docs / "kites.md").write_text("# Kites\n\nThe red kite nests in tall trees.\n", encoding="utf-8")
+    assert main(["ingest", "--docs", str(small_docs), "--index", str(index)]) == 0
+    assert "reused 3" in capsys.readouterr().out
+    assert read_manifest(index).embedder == "hash"
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text(json.dumps({"id": "1", "question": "Where does the red kite nest?", "answers": ["tall trees"]})
+                     + "\n", encoding="utf-8")
+    assert main(["eval", "--questions", str(qfile), "--docs", str(small_docs), "--index", str(index),
+                 "--reports", str(tmp_path / "reports"), "--reader", "heuristic"]) == 0
+    assert read_manifest(index).embedder == "hash"
+    report = json.loads((tmp_path / "reports" / "q-heuristic.json").read_text(encoding="utf-8"))
+    assert report["embedder"] == "hash"
