@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import MINILM
+from rag.config import MINILM, MINILM_INT8
 from rag.embed import ProgressCallback, bundled_model_path, normalize_rows
 from rag.errors import ModelError
 
@@ -78,6 +78,28 @@ def export_onnx(model_dir: str, target: Path) -> Path:
     return target
 
 
+class _DropAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+def quantize_int8(fp32: Path, target: Path) -> Path:
+    """The int8 copy of an exported model (dynamic quantisation, weights per channel), atomically."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = target.with_suffix(f".tmp-{os.getpid()}")
+    root = logging.getLogger()
+    advice = _DropAdvice()  # its "consider pre-processing" warning is for static quantisation
+    root.addFilter(advice)
+    try:
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.removeFilter(advice)
+    os.replace(tmp, target)
+    logger.info("quantised %s to %s", fp32, target)
+    return target
+
+
 def _export_in_subprocess(model_dir: str, target: Path) -> None:
     """Export in a child process, so torch never loads (and never spins threads) in this one."""
     import subprocess
@@ -97,8 +119,10 @@ class OnnxEmbedder:
 
     def __init__(
         self, model_dir: str | None = None, batch_size: int = 32, threads: int | None = None,
-        cache_dir: Path | None = None,
+        cache_dir: Path | None = None, int8: bool = False,
     ) -> None:
+        """`int8`: run the int8 copy of the model (`MINILM_INT8`), made once beside the export."""
+        self._int8 = int8
         self._model_dir = model_dir
         self._cache_dir = cache_dir
         self._batch_size = batch_size
@@ -109,7 +133,7 @@ class OnnxEmbedder:
 
     @property
     def name(self) -> str:
-        return MINILM
+        return MINILM_INT8 if self._int8 else MINILM
 
     @property
     def dim(self) -> int:
@@ -163,6 +187,10 @@ class OnnxEmbedder:
                 try:
                     if not path.is_file():
                         _export_in_subprocess(model_dir, path)
+                    if self._int8:
+                        fp32, path = path, path.with_name("model-int8.onnx")
+                        if not path.is_file():
+                            quantize_int8(fp32, path)
                     import onnxruntime as ort
                     from tokenizers import Tokenizer
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.config import HASH, MINILM
+from rag.config import HASH, MINILM, MINILM_INT8
 from rag.embed import Embedder
 from rag.embed_hash import HashEmbedder
 from rag.embed_onnx import OnnxEmbedder
@@ -24,12 +24,19 @@ def _minilm(backend: str, model_cache: Path | None, threads: int | None) -> Embe
     return OnnxEmbedder(cache_dir=model_cache, threads=threads)
 
 
+def _minilm_int8(backend: str, model_cache: Path | None, threads: int | None) -> Embedder:
+    if backend == "torch":
+        raise ConfigError(f"{MINILM_INT8} runs on ONNX Runtime only, not on the torch backend")
+    return OnnxEmbedder(cache_dir=model_cache, threads=threads, int8=True)
+
+
 def _hash(backend: str, model_cache: Path | None, threads: int | None) -> Embedder:
     return HashEmbedder()
 
 
 EMBEDDERS: dict[str, Callable[[str, Path | None, int | None], Embedder]] = {
     MINILM: _minilm,
+    MINILM_INT8: _minilm_int8,
     HASH: _hash,
 }
 

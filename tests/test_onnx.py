@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,3 +64,32 @@ def test_a_long_text_gets_a_batch_of_its_own_and_these_vectors_do_not_depend_on_
     together = embedder.embed(texts)
     alone = np.stack([embedder.embed([t])[0] for t in texts])
     assert np.array_equal(together, alone)
+
+
+def test_the_int8_embedder_is_its_own_model_near_minilm_and_refused_on_torch(tmp_path: Path) -> None:
+    """`...:int8` quantises the export once, into the model cache; its vectors are near MiniLM's
+    (not equal: an index records which), an index built with it names it and is queried by it,
+    and the torch backend refuses it rather than embed queries with another model."""
+    from rag.build import build_index, ensure_index
+    from rag.config import MINILM, MINILM_INT8
+    from rag.embedders import make_embedder
+    from rag.errors import ConfigError
+    from rag.store import read_manifest
+
+    int8 = make_embedder(MINILM_INT8, model_cache=tmp_path / "cache")
+    fp32 = make_embedder(MINILM, model_cache=tmp_path / "cache")
+    assert int8.name == MINILM_INT8 and int8.dim == 384
+    a, b = int8.embed(TEXTS), fp32.embed(TEXTS)
+    cosines = np.sum(a * b, axis=1)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
+    assert cosines.min() > 0.95 and not np.allclose(a, b), cosines
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*.onnx")) == ["model-int8.onnx", "model.onnx"]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kites.md").write_text("# Kites\n\nThe red kite nests in tall trees.\n", encoding="utf-8")
+    build_index(docs, tmp_path / "index", int8)
+    assert read_manifest(tmp_path / "index").embedder == MINILM_INT8
+    again, _ = ensure_index(tmp_path / "index", docs, model_cache=tmp_path / "cache")
+    assert again.name == MINILM_INT8
+    with pytest.raises(ConfigError, match="ONNX Runtime only"):
+        make_embedder(MINILM_INT8, backend="torch")
