@@ -144,20 +144,27 @@ def build_index(
         # built per document and stacked, they were held twice at the build's peak (1.3 GB each
         # at 100k chunks; freed small arrays stay in the C heap), and once in memory, half of it.
         spans = {d.doc_id: document_sentences(chunks_by_doc[d.doc_id]) for d in documents}
-        sentence_vectors = _SentenceMatrix(documents, spans, embedder.dim, index_path)
+        sentence_counts = {d.doc_id: len(spans[d.doc_id]) for d in documents}
+        sentence_vectors = _DocumentRows(  # on disk: 14 GB at a million chunks
+            "sentence", documents, sentence_counts, scratch_matrix(index_path, sum(sentence_counts.values()),
+                                                                   embedder.dim))
         try:
-            vectors_by_doc = _reused_vectors(previous, reuse, sentence_vectors)
+            # The chunk vectors likewise go straight into their rows: kept per document and
+            # stacked, they were held twice (1.5 GB each at a million chunks).
+            chunk_counts = {d.doc_id: len(chunks_by_doc[d.doc_id]) for d in documents}
+            chunk_vectors = _DocumentRows("chunk", documents, chunk_counts,
+                                          np.empty((sum(chunk_counts.values()), embedder.dim), dtype=np.float32))
+            _reused_vectors(previous, reuse, sentence_vectors, chunk_vectors)
             wanted = {doc.text[a:b] for doc in fresh for a, b in spans[doc.doc_id]}
             journal = EmbedJournal(index_path, embedder.name, embedder.dim)
-            vectors_by_doc.update(_embed_fresh(fresh, chunks_by_doc, spans, embedder, progress, sentence_vectors,
-                                               _known_sentences(previous, wanted), journal, runner))
+            _embed_fresh(fresh, chunks_by_doc, spans, embedder, progress, sentence_vectors, chunk_vectors,
+                         _known_sentences(previous, wanted), journal, runner)
 
             all_chunks = tuple(c for d in documents for c in chunks_by_doc[d.doc_id])
-            chunk_vectors = _stack([vectors_by_doc[d.doc_id] for d in documents], embedder.dim)
             table = build_sentence_table(documents, all_chunks)
             chunk_terms, sentence_terms = _term_tables(documents, chunks_by_doc, table, previous, reuse)
-            index_config = _index_config(cfg, len(chunk_vectors))
-            vectors = build_vector_index(chunk_vectors, index_config)
+            index_config = _index_config(cfg, len(all_chunks))
+            vectors = build_vector_index(chunk_vectors.filled(), index_config)
             del chunk_vectors  # the index holds them now
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
@@ -277,13 +284,12 @@ def _same_order(previous: StoredIndex, documents: tuple[Document, ...]) -> bool:
 
 
 def _reused_vectors(
-    previous: StoredIndex | None, reuse: set[str], sentences: _SentenceMatrix
-) -> dict[str, np.ndarray]:
-    """The chunk vectors of the documents the index before holds unchanged; their sentence
-    vectors go into `sentences`."""
-    chunk_vectors: dict[str, np.ndarray] = {}
+    previous: StoredIndex | None, reuse: set[str], sentences: _DocumentRows, chunks: _DocumentRows
+) -> None:
+    """The sentence and chunk vectors of the documents the index before holds unchanged, into
+    their rows of `sentences` and `chunks`."""
     if previous is None:
-        return chunk_vectors
+        return
     doc_ids = [d.doc_id for d in previous.documents]
     index_of = {doc_id: i for i, doc_id in enumerate(doc_ids)}
     chunk_doc = np.fromiter((index_of[c.doc_id] for c in previous.chunks), dtype=np.int64, count=len(previous.chunks))
@@ -293,9 +299,8 @@ def _reused_vectors(
     sentence_rows = _rows_by_group(previous.sentences.doc, len(doc_ids))
     for i, doc_id in enumerate(doc_ids):
         if doc_id in reuse:
-            chunk_vectors[doc_id] = previous.vectors.vectors(chunk_rows[i])
+            chunks.put(doc_id, previous.vectors.vectors(chunk_rows[i]))
             sentences.put(doc_id, previous.sentence_vectors[sentence_rows[i]])
-    return chunk_vectors
 
 
 def _term_tables(
@@ -344,13 +349,14 @@ def _embed_fresh(
     spans: dict[str, list[tuple[int, int]]],
     embedder: Embedder,
     progress: Progress | None,
-    sentence_vectors: _SentenceMatrix,
+    sentence_vectors: _DocumentRows,
+    chunk_vectors: _DocumentRows,
     known: dict[str, np.ndarray] | None = None,
     journal: EmbedJournal | None = None,
     runner: Runner | None = None,
-) -> dict[str, np.ndarray]:
-    """The chunk vectors of new or changed documents; their sentence vectors go into
-    `sentence_vectors`. Each distinct sentence text
+) -> None:
+    """The sentence and chunk vectors of new or changed documents, into their rows of
+    `sentence_vectors` and `chunk_vectors`. Each distinct sentence text
     is embedded once (headings, notes and code lines repeat across a documentation site), and
     not at all when `known` (text -> vector, from the index before) or the `journal` of an
     unfinished build holds it; a chunk's vector is the mean of its sentences' vectors,
@@ -385,14 +391,12 @@ def _embed_fresh(
             return np.asarray(vectors[i])
         return known[text] if text in known else resumed[text_key(text)]
 
-    chunk_vectors: dict[str, np.ndarray] = {}
     for doc in fresh:
         doc_spans = spans[doc.doc_id]
         sentences = sentence_vectors.rows(doc.doc_id)
         for i, (a, b) in enumerate(doc_spans):
             sentences[i] = vector(doc.text[a:b])
-        chunk_vectors[doc.doc_id] = _chunk_vectors(chunks_by_doc[doc.doc_id], doc_spans, sentences, embedder.dim)
-    return chunk_vectors
+        chunk_vectors.put(doc.doc_id, _chunk_vectors(chunks_by_doc[doc.doc_id], doc_spans, sentences, embedder.dim))
 
 
 def _chunk_vectors(chunks: list[Chunk], spans: list[tuple[int, int]], sentences: np.ndarray, dim: int) -> np.ndarray:
@@ -425,19 +429,21 @@ def _known_sentences(previous: StoredIndex | None, wanted: set[str]) -> dict[str
     return known
 
 
-class _SentenceMatrix:
-    """The sentence vectors of a build, one matrix in the order of the sentence table
-    (documents in order, each document's distinct sentences in order), filled document by
-    document; `filled` checks that every document was."""
+class _DocumentRows:
+    """The sentence or chunk vectors of a build, one matrix in document order (each document's
+    rows in order), filled document by document; `filled` checks that every document was."""
 
-    def __init__(self, documents: Sequence[Document], spans: dict[str, list[tuple[int, int]]], dim: int,
-                 index_dir: Path) -> None:
+    def __init__(self, what: str, documents: Sequence[Document], counts: dict[str, int], matrix: np.ndarray) -> None:
+        """`counts`: each document's number of rows; `matrix`: their sum of rows, to fill."""
+        self.what = what
         self._first: dict[str, tuple[int, int]] = {}
         at = 0
         for d in documents:
-            self._first[d.doc_id] = (at, at + len(spans[d.doc_id]))
-            at += len(spans[d.doc_id])
-        self.matrix = scratch_matrix(index_dir, at, dim)  # on disk: 14 GB at a million chunks
+            self._first[d.doc_id] = (at, at + counts[d.doc_id])
+            at += counts[d.doc_id]
+        if len(matrix) != at:
+            raise ValueError(f"{len(matrix)} rows for {at} {what} vectors")
+        self.matrix = matrix
         self._done: set[str] = set()
 
     def rows(self, doc_id: str) -> np.ndarray:
@@ -450,13 +456,13 @@ class _SentenceMatrix:
         """A document's vectors, whole."""
         target = self.rows(doc_id)
         if vectors.shape != target.shape:
-            raise ValueError(f"{doc_id}: {vectors.shape} sentence vectors for {target.shape} rows")
+            raise ValueError(f"{doc_id}: {vectors.shape} {self.what} vectors for {target.shape} rows")
         target[:] = vectors
 
     def filled(self) -> np.ndarray:
         missing = set(self._first) - self._done
         if missing:
-            raise ValueError(f"no sentence vectors for {sorted(missing)[:3]}")
+            raise ValueError(f"no {self.what} vectors for {sorted(missing)[:3]}")
         return self.matrix
 
 
