@@ -16,6 +16,7 @@ from rag.config import MINILM, IndexConfig, Settings
 from rag.embed import Embedder, ProgressCallback
 from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError, NotContentError
+from rag.index_numpy import NumpyIndex
 from rag.indexes import build_vector_index, resolve_kind
 from rag.ingest import INGEST_VERSION, IngestReport, Parsed, ParseJob, load_documents
 from rag.journal import EmbedJournal, text_key
@@ -116,6 +117,7 @@ def build_index(
         not_content = _not_content(report, docs_dir)
         documents = report.documents
         previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
+        del before  # what is not reusable is let go now
         old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
         reuse = {
             d.doc_id for d in documents
@@ -155,6 +157,8 @@ def build_index(
             chunk_vectors = _DocumentRows("chunk", documents, chunk_counts,
                                           np.empty((sum(chunk_counts.values()), embedder.dim), dtype=np.float32))
             _reused_vectors(previous, reuse, sentence_vectors, chunk_vectors)
+            if previous is not None:  # its vector index (an HNSW graph of 1.7 GB at a million chunks) is done with
+                previous = replace(previous, vectors=NumpyIndex(np.zeros((0, embedder.dim), dtype=np.float32)))
             wanted = {doc.text[a:b] for doc in fresh for a, b in spans[doc.doc_id]}
             journal = EmbedJournal(index_path, embedder.name, embedder.dim)
             _embed_fresh(fresh, chunks_by_doc, spans, embedder, progress, sentence_vectors, chunk_vectors,
