@@ -49,8 +49,11 @@ def test_bm25_scores_are_okapis_for_every_text_and_for_chosen_rows() -> None:
     assert BM25([]).scores("red").shape == (0,)
 
 
-def test_rows_bm25_scores_chosen_rows_as_bm25_does_to_the_bit() -> None:
-    """No postings: each row's weights from the term table, the same float operations."""
+@pytest.mark.parametrize("block", [BM25._BLOCK, 7])
+def test_rows_bm25_scores_chosen_rows_as_bm25_does_to_the_bit(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No postings: each row's weights from the term table, the same float operations; and
+    BM25 weighs its postings a block at a time (7 here: blocks that split terms) to the same bits."""
+    monkeypatch.setattr(BM25, "_BLOCK", block)
     rng = random.Random(7)
     vocabulary = [f"w{i}" for i in range(40)] + ["red", "fox", "dog"]
     texts = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 30))) for _ in range(300)] + TEXTS
