@@ -239,7 +239,6 @@ class ChunkTable(Sequence[Chunk]):
         self.documents = tuple(documents)
         """What `doc` indexes."""
         doc_index = {d.doc_id: i for i, d in enumerate(documents)}
-        self._texts = [d.text for d in documents]
         self._doc_ids = [d.doc_id for d in documents]
         self.chunk_ids: list[str] = []
         doc, start, end, tokens, first = array("i"), array("q"), array("q"), array("i"), array("q", [0])
@@ -280,7 +279,7 @@ class ChunkTable(Sequence[Chunk]):
             raise IndexError(f"chunk {i} of {len(self)}")
         d, a, b = int(self.doc[i]), int(self.start[i]), int(self.end[i])
         spans = self.spans[self._first[i]:self._first[i + 1]].tolist()
-        return Chunk(self.chunk_ids[i], self._doc_ids[d], self._texts[d][a:b], a, b, int(self.n_tokens[i]),
+        return Chunk(self.chunk_ids[i], self._doc_ids[d], self.documents[d].text[a:b], a, b, int(self.n_tokens[i]),
                      tuple(Span(s, e) for s, e in spans))
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -295,13 +294,14 @@ class ChunkTable(Sequence[Chunk]):
 
     def texts(self) -> Iterator[str]:
         """Each chunk's text, in order, without making its `Chunk`."""
+        documents = self.documents
         for d, a, b in zip(self.doc.tolist(), self.start.tolist(), self.end.tolist(), strict=True):
-            yield self._texts[d][a:b]
+            yield documents[d].text[a:b]
 
     def outside(self) -> int | None:
         """The first chunk that does not lie inside its document, or a sentence not inside its
         chunk; None when all do."""
-        sizes = np.array([len(t) for t in self._texts], dtype=np.int64)
+        sizes = np.array([d.text_length() for d in self.documents], dtype=np.int64)
         bad = (self.start < 0) | (self.start >= self.end)
         if len(self):
             bad |= self.end > sizes[self.doc]

@@ -17,12 +17,15 @@ import fcntl
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +184,7 @@ def load_index(index_dir: Path, *, verify: bool = True) -> StoredIndex:
         if verify and files.get(name) != _sha256_file(path):
             raise IndexMismatchError(f"index file {path} is damaged (checksum); rebuild with `rag ingest`")
     try:
-        documents = tuple(Document.from_dict(d) for d in _read_jsonl(gen / "documents.jsonl"))
+        documents = _read_documents(gen / "documents.jsonl")
         chunks = ChunkTable(documents, _read_jsonl(gen / "chunks.jsonl"))
         table = np.load(gen / "sentences.npz", allow_pickle=False)
         sentences = SentenceTable(table["doc"], table["start"], table["end"], table["chunk"])
@@ -224,7 +227,7 @@ def _check_spans(documents: tuple[Document, ...], chunks: ChunkTable, sentences:
     bad = chunks.outside()
     if bad is not None:
         raise ValueError(f"chunk {chunks.chunk_ids[bad]} lies outside its document")
-    doc_sizes = np.array([len(d.text) for d in documents], dtype=np.int64)
+    doc_sizes = np.array([d.text_length() for d in documents], dtype=np.int64)
     if len(sentences) and (
         sentences.doc.min() < 0 or sentences.doc.max() >= len(documents)
         or sentences.chunk.min() < 0 or sentences.chunk.max() >= len(chunks)
@@ -416,6 +419,103 @@ def _remove_stale(index_dir: Path, keep: set[str]) -> None:
     for path in index_dir.iterdir():
         if path.name not in keep and (_GENERATION.fullmatch(path.name) or _TEMPORARY.fullmatch(path.name)):
             shutil.rmtree(path, ignore_errors=True)
+
+
+class StoredDocument(Document):
+    """A loaded index's document, its text read from the generation's `documents.jsonl` when
+    asked (`_DocumentTexts`) rather than held: the texts of a million chunks' documents were
+    1.2 GB of a server's memory as Python strings. Equal to, hashed as and pickled as the
+    `Document` it was written from."""
+
+    __slots__ = ("_length", "_row", "_texts")
+    _length: int
+    _row: int
+    _texts: _DocumentTexts
+
+    def __new__(cls, *args: Any, **fields: Any) -> Any:
+        # `dataclasses.replace` calls the class with every field: that makes a plain Document.
+        return Document(**fields) if fields and not args else super().__new__(cls)
+
+    def __init__(self, fields: Document, texts: _DocumentTexts, row: int, length: int) -> None:
+        for field in dataclasses.fields(Document):
+            if field.name != "text":
+                object.__setattr__(self, field.name, getattr(fields, field.name))
+        object.__setattr__(self, "_texts", texts)
+        object.__setattr__(self, "_row", row)
+        object.__setattr__(self, "_length", length)
+
+    @property
+    def text(self) -> str:
+        return self._texts.text(self._row)
+
+    def text_length(self) -> int:
+        return self._length
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(Document))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        return self._fields() == tuple(getattr(other, f.name) for f in dataclasses.fields(Document))
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Document, self._fields())
+
+
+class _DocumentTexts:
+    """The texts of a generation's documents, decoded from its memory-mapped `documents.jsonl`
+    line by line when asked, the last few kept (a question reads the same few documents many
+    times). The map keeps the file readable after a newer generation replaces it."""
+
+    _KEEP_CHARS = 16_000_000
+
+    def __init__(self, path: Path, lines: list[tuple[int, int]]) -> None:
+        self._lines = lines
+        with open(path, "rb") as fh:
+            self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if lines else None
+        self._kept: OrderedDict[int, str] = OrderedDict()
+        self._kept_chars = 0
+        self._lock = threading.Lock()
+
+    def text(self, row: int) -> str:
+        with self._lock:
+            text = self._kept.get(row)
+            if text is not None:
+                self._kept.move_to_end(row)
+                return text
+        assert self._map is not None
+        at, size = self._lines[row]
+        text = str(json.loads(self._map[at:at + size])["text"])
+        with self._lock:
+            if row not in self._kept:
+                self._kept[row] = text
+                self._kept_chars += len(text)
+                while self._kept_chars > self._KEEP_CHARS and len(self._kept) > 1:
+                    self._kept_chars -= len(self._kept.popitem(last=False)[1])
+        return text
+
+
+def _read_documents(path: Path) -> tuple[Document, ...]:
+    """The documents of a `documents.jsonl`, their texts left in the file (`StoredDocument`)."""
+    parsed: list[tuple[Document, int]] = []
+    lines: list[tuple[int, int]] = []
+    at = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                data = json.loads(line)
+                text = data["text"]
+                if not isinstance(text, str):
+                    raise TypeError(f"a document's text is {type(text).__name__}, not text")
+                parsed.append((Document.from_dict({**data, "text": ""}), len(text)))
+                lines.append((at, len(line)))
+            at += len(line)
+    texts = _DocumentTexts(path, lines)
+    return tuple(StoredDocument(d, texts, row, length) for row, (d, length) in enumerate(parsed))
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

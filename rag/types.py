@@ -54,6 +54,10 @@ class Document:
             "sections": [list(s) for s in self.sections],
         }
 
+    def text_length(self) -> int:
+        """len(text), without reading the text of a loaded index's document (`rag.store`)."""
+        return len(self.text)
+
     def section_at(self, offset: int) -> str:
         """The heading path of the section holding `offset` ("" before the first heading)."""
         at = bisect.bisect_right(self.sections, offset, key=lambda s: s[0]) - 1

@@ -34,6 +34,7 @@ from rag.ingest import load_documents
 from rag.read_heuristic import SentenceIndex
 from rag.retrieve import HybridRetriever, section_paths
 from rag.store import FORMAT_VERSION, StoredIndex, build_lock, load_index, read_manifest, write_index
+from rag.types import Document
 from tests.conftest import SMALL_CORPUS, write_corpus
 
 DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunks.faiss", "sentences.npz", "sentences.npy", "chunk-terms.npz",
@@ -597,6 +598,38 @@ def test_old_generations_are_cleaned_up(small_docs: Path, tmp_path: Path) -> Non
     assert len(set(gens)) == 3
     left = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("gen-", ".tmp-")))
     assert left == sorted(gens[1:])
+
+
+def test_a_loaded_index_reads_its_documents_texts_from_the_file_when_asked(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not held as strings (a million chunks' texts were 1.2 GB of a server): decoded from the
+    generation's documents.jsonl when read, a few kept, readable after the generation is gone."""
+    import copy
+    import pickle
+
+    monkeypatch.setattr(rag.store._DocumentTexts, "_KEEP_CHARS", 1)  # keep one text at a time
+    index_dir = tmp_path / "index"
+    build_index(small_docs, index_dir, HashEmbedder())
+    written = load_documents(small_docs).documents
+    stored = load_index(index_dir)
+    texts = stored.documents[0]._texts
+    assert all(isinstance(d, rag.store.StoredDocument) for d in stored.documents)
+    assert not texts._kept, "no text is read to load the index"
+    for d, w in zip(stored.documents, written, strict=True):
+        assert d == w and w == d and hash(d) == hash(w) and d.text == w.text
+        assert d.text_length() == len(w.text) and d.to_dict() == w.to_dict()
+        assert len(texts._kept) == 1
+    first = stored.documents[0]
+    for plain in (pickle.loads(pickle.dumps(first)), copy.deepcopy(first), dataclasses.replace(first, title="T")):
+        assert type(plain) is Document and plain.text == written[0].text
+    assert dataclasses.replace(first, title="T").title == "T"
+    write_corpus(small_docs, {"extra.txt": "Extra document."})
+    build_index(small_docs, index_dir, HashEmbedder())
+    build_index(small_docs, index_dir, HashEmbedder(), Settings(chunk=ChunkConfig(chunk_tokens=64, overlap_tokens=8)))
+    assert not (index_dir / stored.generation).exists()
+    assert [d.text for d in stored.documents] == [w.text for w in written], "the map outlives the folder"
+    assert stored.chunks[0].text == written[0].text[stored.chunks[0].start:stored.chunks[0].end]
 
 
 # --- failures leave the previous index -----------------------------------------------------
