@@ -25,7 +25,6 @@ import threading
 import time
 import uuid
 import zipfile
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -477,16 +476,14 @@ class _DocumentTexts:
         self._lines = lines
         with open(path, "rb") as fh:
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if lines else None
-        self._kept: OrderedDict[int, str] = OrderedDict()
+        self._kept: dict[int, str] = {}
         self._kept_chars = 0
         self._lock = threading.Lock()
 
     def text(self, row: int) -> str:
-        with self._lock:
-            text = self._kept.get(row)
-            if text is not None:
-                self._kept.move_to_end(row)
-                return text
+        text = self._kept.get(row)  # no lock to read: a dict's get is atomic, and asked most
+        if text is not None:
+            return text
         assert self._map is not None
         at, size = self._lines[row]
         text = str(json.loads(self._map[at:at + size])["text"])
@@ -494,8 +491,8 @@ class _DocumentTexts:
             if row not in self._kept:
                 self._kept[row] = text
                 self._kept_chars += len(text)
-                while self._kept_chars > self._KEEP_CHARS and len(self._kept) > 1:
-                    self._kept_chars -= len(self._kept.popitem(last=False)[1])
+                while self._kept_chars > self._KEEP_CHARS and len(self._kept) > 1:  # the oldest go first
+                    self._kept_chars -= len(self._kept.pop(next(iter(self._kept))))
         return text
 
 
