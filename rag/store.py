@@ -17,13 +17,13 @@ import fcntl
 import hashlib
 import json
 import logging
-import mmap
 import os
 import re
 import shutil
 import threading
 import time
 import uuid
+import weakref
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -466,16 +466,19 @@ class StoredDocument(Document):
 
 
 class _DocumentTexts:
-    """The texts of a generation's documents, decoded from its memory-mapped `documents.jsonl`
-    line by line when asked, the last few kept (a question reads the same few documents many
-    times). The map keeps the file readable after a newer generation replaces it."""
+    """The texts of a generation's documents, read from its `documents.jsonl` line by line when
+    asked (`os.pread`), the last few kept (a question reads the same few documents many times).
+    Not memory-mapped: a mapped file truncated under a running server kills it (SIGBUS); a read
+    of a damaged file raises IndexMismatchError. The open file keeps it readable after a newer
+    generation replaces it."""
 
     _KEEP_CHARS = 16_000_000
 
     def __init__(self, path: Path, lines: list[tuple[int, int]]) -> None:
+        self._path = path
         self._lines = lines
-        with open(path, "rb") as fh:
-            self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if lines else None
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
         self._kept: dict[int, str] = {}
         self._kept_chars = 0
         self._lock = threading.Lock()
@@ -484,9 +487,15 @@ class _DocumentTexts:
         text = self._kept.get(row)  # no lock to read: a dict's get is atomic, and asked most
         if text is not None:
             return text
-        assert self._map is not None
         at, size = self._lines[row]
-        text = str(json.loads(self._map[at:at + size])["text"])
+        try:
+            line = os.pread(self._fd, size, at)
+            text = json.loads(line)["text"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexMismatchError(f"{self._path} changed after it was loaded ({exc}); "
+                                     "rebuild with `rag ingest`") from exc
+        if not isinstance(text, str):
+            raise IndexMismatchError(f"{self._path} changed after it was loaded; rebuild with `rag ingest`")
         with self._lock:
             if row not in self._kept:
                 self._kept[row] = text

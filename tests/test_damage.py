@@ -48,6 +48,33 @@ def test_truncating_the_live_index_under_a_running_process_does_not_kill_it(smal
     assert first == second and "Somerset" in first
 
 
+def test_a_documents_file_truncated_under_a_running_process_is_an_index_error_not_a_crash(
+    small_docs: Path, tmp_path: Path
+) -> None:
+    """Texts are read from documents.jsonl when asked (none kept here): one read after the file
+    was cut short is refused with rebuild advice (a memory map reads zeros there, or dies of SIGBUS)."""
+    index = tmp_path / "index"
+    build_index(small_docs, index, HashEmbedder())
+    code = (
+        "import sys; from pathlib import Path; import rag.store; from rag.pipeline import Assistant\n"
+        "from rag.errors import IndexMismatchError\n"
+        "rag.store._DocumentTexts._KEEP_CHARS = 1\n"
+        "index = Path(sys.argv[1]); a = Assistant.load(index)\n"
+        "print(a.ask('Where does Cheddar cheese come from?').answer)\n"
+        "gen = index / (index / 'CURRENT').read_text().strip()\n"
+        "open(gen / 'documents.jsonl', 'r+b').truncate(10)\n"
+        "try:\n"
+        "    a.ask('Where does Cheddar cheese come from?')\n"
+        "except IndexMismatchError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(index)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, error = done.stdout.split("\n")[:2]
+    assert "Somerset" in first
+    assert "documents.jsonl changed after it was loaded" in error and "rebuild with `rag ingest`" in error
+
+
 @pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage\x80", b"gen-" + b"x" * 10_000_000, b"\x00" * 64])
 def test_a_damaged_current_pointer_is_one_line_and_ingest_repairs_it(
     small_docs: Path, tmp_path: Path, content: bytes

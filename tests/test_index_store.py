@@ -628,7 +628,7 @@ def test_a_loaded_index_reads_its_documents_texts_from_the_file_when_asked(
     build_index(small_docs, index_dir, HashEmbedder())
     build_index(small_docs, index_dir, HashEmbedder(), Settings(chunk=ChunkConfig(chunk_tokens=64, overlap_tokens=8)))
     assert not (index_dir / stored.generation).exists()
-    assert [d.text for d in stored.documents] == [w.text for w in written], "the map outlives the folder"
+    assert [d.text for d in stored.documents] == [w.text for w in written], "the open file outlives the folder"
     assert stored.chunks[0].text == written[0].text[stored.chunks[0].start:stored.chunks[0].end]
 
 
