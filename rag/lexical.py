@@ -185,8 +185,8 @@ class BM25:
         for lo in range(0, len(order), self._BLOCK):
             at = order[lo:lo + self._BLOCK]
             rows = self._rows[lo:lo + len(at)] = row_in_table[at]
-            self._weights[lo:lo + len(at)] = self._weight(self._idf[table.ids[at]],
-                                                          table.counts[at].astype(np.float64), self._norm[rows])
+            tf = table.counts[at].astype(np.float64)
+            self._weights[lo:lo + len(at)] = self._weight(self._idf[table.ids[at]], tf, self._norm[rows])
         self._starts = np.concatenate(([0], np.cumsum(self._df)))  # a term's postings: one a text
 
     def _statistics(self, table: TermTable, k1: float, b: float) -> None:

@@ -25,6 +25,7 @@ import time
 import uuid
 import weakref
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -479,29 +480,28 @@ class _DocumentTexts:
         self._lines = lines
         self._fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self._fd)
-        self._kept: dict[int, str] = {}
+        self._kept: OrderedDict[int, str] = OrderedDict()
         self._kept_chars = 0
         self._lock = threading.Lock()
 
     def text(self, row: int) -> str:
-        text = self._kept.get(row)  # no lock to read: a dict's get is atomic, and asked most
+        text = self._kept.get(row)  # no lock to read: one get is atomic, and asked most
         if text is not None:
             return text
         at, size = self._lines[row]
         try:
-            line = os.pread(self._fd, size, at)
-            text = json.loads(line)["text"]
+            text = json.loads(os.pread(self._fd, size, at))["text"]
+            if not isinstance(text, str):
+                raise TypeError(f"a text of {type(text).__name__}")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexMismatchError(f"{self._path} changed after it was loaded ({exc}); "
                                      "rebuild with `rag ingest`") from exc
-        if not isinstance(text, str):
-            raise IndexMismatchError(f"{self._path} changed after it was loaded; rebuild with `rag ingest`")
         with self._lock:
             if row not in self._kept:
                 self._kept[row] = text
                 self._kept_chars += len(text)
                 while self._kept_chars > self._KEEP_CHARS and len(self._kept) > 1:  # the oldest go first
-                    self._kept_chars -= len(self._kept.pop(next(iter(self._kept))))
+                    self._kept_chars -= len(self._kept.popitem(last=False)[1])
         return text
 
 
