@@ -41,6 +41,8 @@ VARIANTS: dict[str, ModelReaderConfig | None] = {
     "model, 1 window of 96": ModelReaderConfig(windows=1, window_tokens=96),
     "model, 1 window of 128": ModelReaderConfig(windows=1, window_tokens=128),
     "model, up to 2 windows of 96": ModelReaderConfig(windows=2, window_tokens=96),
+    "model, as shipped until 2026-11-27 (2 windows, the best margin)":
+        ModelReaderConfig(windows=2, look_further_below=2.0, rules_weight=0.0),
     "model, up to 3 windows of 96": ModelReaderConfig(windows=3, window_tokens=96),
     "model, always 2 windows of 96": ModelReaderConfig(windows=2, window_tokens=96, look_further_below=1e9),
     "model, default, every span trusted": ModelReaderConfig(trust_span_from=0.0),

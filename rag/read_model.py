@@ -147,13 +147,15 @@ class ModelReader:
         # to answer that turn ("1,280" again for "And earthenware?"): no bonus for it there.
         bonus = cfg.centre_bonus if query.text == query.question else 0.0
         readings: list[Reading] = []
+        choice: list[float] = []  # the margin, and the rules' word on the window's sentence
         for s in ranked[: cfg.windows]:
             if readings and max(r.margin for r in readings) >= cfg.look_further_below:
                 break
             if any(s.row in r.rows for r in readings):
                 continue  # already read, inside an earlier window
             readings.append(self.read_window(reads, s.row, query.question, bonus))
-        best = max(readings, key=lambda r: r.margin)
+            choice.append(readings[-1].margin + cfg.rules_weight * (s.score - ranked[0].score))
+        best = readings[max(range(len(readings)), key=choice.__getitem__)]
         index = self.sentences
         # With no span from the model, the evidence is the rules' best sentence. (Even a span the
         # model is far from sure of picks the evidence better than the rules do: evidence@1 fell

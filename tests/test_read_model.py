@@ -223,3 +223,56 @@ def test_a_span_in_the_sentence_the_rules_chose_is_preferred_by_the_centre_bonus
     assert with_bonus.answer_row == centre and with_bonus.margin == pytest.approx(2.0)
     without = reader._best_span(centre, window, token_rows, logits, set())
     assert without.answer_row == centre - 1 and without.margin == pytest.approx(3.0)
+
+
+def test_windows_are_chosen_by_margin_and_the_rules_score_of_their_sentence(
+    pottery: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer comes from the window whose margin plus `rules_weight` times its sentence's
+    rules score (less the best sentence's) is highest: a second window whose margin is a little
+    higher does not win over the rules' first pick, one far higher does."""
+    from dataclasses import replace
+
+    from rag.read_model import Reading
+    from rag.types import Query, Span
+
+    shipped = pottery.reader
+    assert isinstance(shipped, ModelReader) and shipped.config.rules_weight > 0 and shipped.config.windows >= 2
+    question = "How hot is stoneware fired?"
+    query = Query(question, question, pottery.embedder.embed([question])[0])
+    passages = pottery.retriever.retrieve(query)
+    ranked = shipped.heuristic.score_sentences(query, passages)
+    first, second = ranked[0], ranked[1]
+    gap = shipped.config.rules_weight * (first.score - second.score)
+    assert gap > 0
+
+    def reader_with(margins: dict[int, float], **settings: float) -> ModelReader:
+        config = replace(shipped.config, look_further_below=1e9, **settings)
+        reader = ModelReader(shipped.sentences, shipped.heuristic, config)
+
+        def read_window(text: str, row: int, asked: str | None = None, bonus: float = 0.0) -> Reading:
+            span = shipped.sentences.span(row)
+            return Reading(row, (row,), Span(span.start, span.start + 4), row, margins.get(row, -10.0))
+
+        monkeypatch.setattr(reader, "read_window", read_window)
+        return reader
+
+    def evidence(reader: ModelReader) -> int:
+        chosen = reader.read(query, passages)[0]
+        return next(s.row for s in ranked if shipped.sentences.span(s.row) == chosen.evidence)
+
+    a_little = {first.row: 1.0, second.row: 1.0 + gap / 2}
+    assert evidence(reader_with(a_little)) == first.row
+    assert evidence(reader_with(a_little, rules_weight=0.0)) == second.row, "the margin alone"
+    far = {first.row: 1.0, second.row: 1.0 + gap * 2}
+    assert evidence(reader_with(far)) == second.row
+
+
+def test_model_reader_settings_are_validated() -> None:
+    from rag.config import ModelReaderConfig
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="rules_weight"):
+        ModelReaderConfig(rules_weight=-1.0)
+    with pytest.raises(ConfigError, match="windows"):
+        ModelReaderConfig(windows=0)
