@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+import numpy as np
+
 from rag.answer import compose_answer
 from rag.config import LIMITS, AnswerPolicy, QueryLimits, Settings
 from rag.conversation import carry, needs_history, resolve_query
@@ -171,7 +173,10 @@ class Assistant:
         began = time.perf_counter()
         clean, turns = self._validate(question, history)
         carried = carry(self._last_answer(clean, turns))
-        answer, passages, reader_ms = self._answer(clean, resolve_query(clean, turns, carried), carried)
+        text, vector = self._query_text(clean, resolve_query(clean, turns, carried))
+        if text == clean:
+            carried = ""
+        answer, passages, reader_ms = self._answer(clean, text, carried, vector)
         answer = replace(answer, question=question, latency_ms=(time.perf_counter() - began) * 1000)
         if not carried:  # the same answer `_last_answer` would work out: keep it for a follow-up
             self._remember(clean, turns, answer)
@@ -192,9 +197,27 @@ class Assistant:
             self._remember(turns[-1], earlier, answer)
         return "" if answer.abstained else answer.answer
 
-    def _answer(self, question: str, text: str, carried: str = "") -> Trace:
-        """Embed `text`, retrieve, read and compose the answer to `question`."""
-        query = Query(question, text, self.embedder.embed([text])[0], carried)
+    def _query_text(self, question: str, resolved: str) -> tuple[str, np.ndarray | None]:
+        """What to search with, and its vector when already embedded: the question with the
+        earlier turn it seems to lean on (`resolved`) only when that finds a passage closer to
+        it than the question alone does. A question that stands alone after an unrelated turn
+        ("What was Savery's invention?" after a question about Harvard) is not dragged to the
+        earlier topic by a word the follow-up rule reads as pointing back ("that", "their"):
+        on squad-public, each answerable question asked after a random question of another
+        article kept evidence@1 0.847 (0.874 alone) against 0.817 before; the follow-ups of
+        xian-dev and pydocs-dev read as before."""
+        if resolved == question:
+            return question, None
+        alone, leaning = self.embedder.embed([question, resolved])
+        closest = [self.retriever.retrieve(Query(t, t, v), 1) for t, v in ((question, alone), (resolved, leaning))]
+        if closest[0] and (not closest[1] or closest[0][0].dense >= closest[1][0].dense):
+            return question, alone
+        return resolved, leaning
+
+    def _answer(self, question: str, text: str, carried: str = "", vector: np.ndarray | None = None) -> Trace:
+        """Embed `text` (unless its `vector` is given), retrieve, read and compose the answer to
+        `question`."""
+        query = Query(question, text, self.embedder.embed([text])[0] if vector is None else vector, carried)
         passages = self.retriever.retrieve(query)
         reading = time.perf_counter()
         extractions = self.reader.read(query, passages)

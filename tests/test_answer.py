@@ -179,3 +179,14 @@ def test_reader_weights_and_policy_are_validated() -> None:
         AnswerPolicy(max_citations=0)
     with pytest.raises(ConfigError, match="max_history_turns"):
         QueryLimits(max_history_turns=-1)
+
+
+def test_a_question_that_stands_alone_is_not_dragged_to_an_unrelated_earlier_turn(small_assistant: Assistant) -> None:
+    """"that" here is a relative pronoun, not a pointer back: the earlier turn, about rockets,
+    finds nothing closer to the question than the question alone, so it is left out."""
+    question = "Which village is the one that Cheddar cheese comes from?"
+    assert needs_history(question), "the follow-up rule alone would fold the earlier turn in"
+    alone = small_assistant.ask(question)
+    after = small_assistant.ask(question, history=["When did the Long March 5 rocket first fly?"])
+    assert alone.citations[0].doc_id == "cheese"
+    assert (after.answer, after.citations[0].quote) == (alone.answer, alone.citations[0].quote)
