@@ -13,11 +13,15 @@ _REFERRING = re.compile(
     re.I,
 )
 _ELLIPTIC = re.compile(r"^\s*(and|what about|how about|also|then|so|but)\b", re.I)
+_ADDITIVE = re.compile(r"\b(too|as well|either)\W*$", re.I)
+"""Ends by adding to what came before: "Is md5 available too?" after a question about hashlib."""
 
 
 def needs_history(question: str) -> bool:
-    """True when the question cannot stand alone: it refers back, or is too short to search."""
-    return bool(_REFERRING.search(question) or _ELLIPTIC.search(question)) or len(tokenize(question)) < 2
+    """True when the question cannot stand alone: it refers back, adds to the turn before, or is
+    too short to search."""
+    return (bool(_REFERRING.search(question) or _ELLIPTIC.search(question) or _ADDITIVE.search(question))
+            or len(tokenize(question)) < 2)
 
 
 CARRIED_ANSWER_WORDS = 12

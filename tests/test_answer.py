@@ -108,6 +108,8 @@ def test_resolve_query_only_when_needed() -> None:
     assert resolve_query("When did they list?", ["Which firms debuted?"]) == "Which firms debuted? When did they list?"
     assert resolve_query("When did they list?", []) == "When did they list?"
     assert needs_history("What about biomedicine?")
+    assert needs_history("Is md5 available too?") and needs_history("Does it work on Windows as well?")
+    assert not needs_history("Which tool is used to build wheels?")
 
 
 @pytest.mark.parametrize(
