@@ -34,10 +34,22 @@ def carry(answer: str) -> str:
     return answer if 0 < len(answer.split()) <= CARRIED_ANSWER_WORDS else ""
 
 
-def resolve_query(question: str, history: Sequence[str], last_answer: str = "") -> str:
+SHORT_QUESTION_TERMS = 3
+"""A question of fewer content terms than this ("Which level is the fastest?") may continue the
+conversation without a word pointing back: `may_need_history`."""
+
+
+def may_need_history(question: str) -> bool:
+    """True when the question is short enough to continue the turn before without saying so
+    (the assistant decides by where it lands: `rag.pipeline.Assistant`)."""
+    return len(tokenize(question)) < SHORT_QUESTION_TERMS
+
+
+def resolve_query(question: str, history: Sequence[str], last_answer: str = "", lean: bool | None = None) -> str:
     """The text to retrieve and read with: the question, plus the latest earlier turn it depends
     on and what that turn's answer established ("Who designed the bridge? Jane Doe When did she
-    finish it?"): "she" now has a name to match."""
-    if not history or not needs_history(question):
+    finish it?"): "she" now has a name to match. `lean`: whether it depends on that turn
+    (default: `needs_history`)."""
+    if not history or not (needs_history(question) if lean is None else lean):
         return question
     return " ".join(part for part in (history[-1], carry(last_answer), question) if part)

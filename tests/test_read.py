@@ -200,3 +200,24 @@ def test_bm25_reads_a_chunk_with_its_section_path() -> None:
     assert headed[0].text == chunks[1].text  # the heading is searched, not quoted
     docs = [Document("shlex", "shlex", "x", "shlex.md", "0", sections=((0, "shlex — Simple lexical analysis"),))]
     assert section_paths(docs, chunks) == ["", "shlex — Simple lexical analysis"]
+
+
+@pytest.mark.parametrize(("short", "its_turn", "other_turn"), [
+    ("Which core stage?", "When did the Long March 5 rocket first fly?", "Where does Cheddar cheese come from?"),
+    ("How long aged?", "Where does Cheddar cheese come from?", "When did the Long March 5 rocket first fly?"),
+])
+def test_a_short_question_leans_on_the_turn_before_only_where_it_lands_alone(
+    short: str, its_turn: str, other_turn: str
+) -> None:
+    """Two terms and no word pointing back: searched alone, the question lands in the document
+    the earlier answer cited, so it continues that turn; after a turn about another document it
+    stands alone."""
+    from rag.conversation import may_need_history, needs_history
+
+    assert may_need_history(short) and not needs_history(short)
+    for turn, leans in ((its_turn, True), (other_turn, False)):
+        assistant, reader = _parts()
+        earlier = assistant.ask(turn)
+        assistant.ask(short, history=[turn])
+        query, _ = reader.seen[-1]
+        assert query.text == (f"{turn} {earlier.answer} {short}" if leans else short)
