@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -191,15 +192,15 @@ class ModelReader:
     def read_window(self, question: str, row: int, asked: str | None = None, bonus: float = 0.0) -> Reading:
         """The model's best span in a window around sentence `row`, spans in `row` itself chosen
         as if `bonus` higher; a span of nothing but words of `asked` (the question as asked,
-        default `question`) is not an answer."""
+        default `question`), or holding two of its words in a row, is not an answer."""
         with self._encode_lock:  # the Rust tokenizer is not documented as thread-safe
             window, token_rows = self._window(question_ids(self.tokenizer, question), row)
         ids = np.array([window.ids], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
                  "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
         logits = self._session.run(None, feeds)[0][0]
-        return self._best_span(row, window, token_rows, logits, set(tokenize(question if asked is None else asked)),
-                               bonus)
+        terms = tokenize(question if asked is None else asked)
+        return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)))
 
     def _window(self, q_ids: list[int], row: int) -> tuple[Window, np.ndarray]:
         """The model's input: sentence `row`, then the one before it, then after, while they
@@ -233,9 +234,15 @@ class ModelReader:
         return list(enc.ids), [(a + base, b + base) for a, b in enc.offsets]
 
     def _best_span(self, row: int, window: Window, token_rows: np.ndarray, logits: np.ndarray,
-                   q_terms: set[str], bonus: float = 0.0) -> Reading:
+                   q_terms: set[str], bonus: float = 0.0, q_pairs: frozenset[tuple[str, str]] = frozenset()) -> Reading:
         """The best span of one window that lies within one sentence (so the evidence is that
-        sentence, a verbatim stretch of the source) and is not just the question's words."""
+        sentence, a verbatim stretch of the source), is not just the question's words and does
+        not restate a phrase of it: a span holding two of the question's terms in a row
+        (`q_pairs`) names what the question already names ("Which two Xi'an companies debuted on
+        the STAR Market?" was answered "Science and Technology Innovation Board or "STAR
+        Market", China's Nasdaq-style tech index" from the sentence that names the two). On the
+        tuning sets: squad-public EM 0.550 -> 0.553, F1 0.663 either way, false abstentions 4.4%
+        -> 4.6%; xian-dev and pydocs-dev unchanged."""
         offsets, first = window.offsets, window.first
         rows = tuple(int(r) for r in np.unique(token_rows))
         n = len(offsets)
@@ -257,8 +264,10 @@ class ModelReader:
             if not np.isfinite(scores[a, b]):
                 break
             span = Span(offsets[a][0], offsets[b][1])
-            words = set(tokenize(text[span.start:span.end]))
-            if words and words <= q_terms:
+            terms = tokenize(text[span.start:span.end])
+            if terms and set(terms) <= q_terms:
                 continue  # the question's own words are not its answer
+            if q_pairs and any(pair in q_pairs for pair in pairwise(terms)):
+                continue  # nor a phrase of it
             return Reading(row, rows, span, int(token_rows[a]), float(scores[a, b]) - null)
         return Reading(row, rows, None, row, NO_SPAN)

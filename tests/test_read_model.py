@@ -276,3 +276,35 @@ def test_model_reader_settings_are_validated() -> None:
         ModelReaderConfig(rules_weight=-1.0)
     with pytest.raises(ConfigError, match="windows"):
         ModelReaderConfig(windows=0)
+
+
+def test_a_span_that_restates_a_phrase_of_the_question_is_not_its_answer(pottery: Assistant) -> None:
+    """The model's best span holds two of the question's terms in a row ("wood-fired kiln" for
+    "What does the wood-fired kiln burn?"), and so does the next ("four electric kilns and one
+    wood-fired kiln"): they name what the question names, so the best span without such a pair
+    is the answer."""
+    from itertools import pairwise
+
+    import numpy as np
+
+    from rag.lexical import tokenize
+
+    reader = pottery.reader
+    assert isinstance(reader, ModelReader)
+    index = reader.sentences
+    row = next(r for r in range(len(index)) if "wood-fired kiln" in index.texts[r])
+    window, token_rows, *_ = reader._window(question_ids(reader.tokenizer, "What does it burn?"), row)
+    text = pottery.documents[0].text
+    starting = {a: k for k, (a, _) in enumerate(window.offsets)}
+    ending = {b: k for k, (_, b) in enumerate(window.offsets)}
+    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
+    for phrase, logit in (("wood-fired kiln", 3.0), ("four electric", 2.0)):
+        at = text.index(phrase)
+        logits[window.first + starting[at], 0] = logits[window.first + ending[at + len(phrase)], 1] = logit
+    terms = tokenize("What does the wood-fired kiln burn?")
+    pairs = frozenset(pairwise(terms))
+    # (No question words given: the rule that a span of nothing but them is no answer stays out.)
+    restating = reader._best_span(row, window, token_rows, logits, set(), 0.0, pairs)
+    assert restating.answer is not None and text[restating.answer.start:restating.answer.end] == "four electric"
+    plain = reader._best_span(row, window, token_rows, logits, set())
+    assert plain.answer is not None and text[plain.answer.start:plain.answer.end] == "wood-fired kiln"
