@@ -238,6 +238,8 @@ class ChunkTable(Sequence[Chunk]):
         """`rows`: the chunks as `Chunk.to_dict` wrote them, in order."""
         self.documents = tuple(documents)
         """What `doc` indexes."""
+        self.lengths = np.array([d.text_length() for d in self.documents], dtype=np.int64)
+        """Each document's text length (what a chunk or sentence must lie within)."""
         doc_index = {d.doc_id: i for i, d in enumerate(documents)}
         self._doc_ids = [d.doc_id for d in documents]
         self.chunk_ids: list[str] = []
@@ -301,10 +303,9 @@ class ChunkTable(Sequence[Chunk]):
     def outside(self) -> int | None:
         """The first chunk that does not lie inside its document, or a sentence not inside its
         chunk; None when all do."""
-        sizes = np.array([d.text_length() for d in self.documents], dtype=np.int64)
         bad = (self.start < 0) | (self.start >= self.end)
         if len(self):
-            bad |= self.end > sizes[self.doc]
+            bad |= self.end > self.lengths[self.doc]
         owner = np.repeat(np.arange(len(self)), np.diff(self._first))
         inside = (self.spans[:, 0] >= self.start[owner]) & (self.spans[:, 0] < self.spans[:, 1]) & (
             self.spans[:, 1] <= self.end[owner])

@@ -12,8 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-import numpy as np
-
 from rag.answer import compose_answer
 from rag.config import LIMITS, AnswerPolicy, QueryLimits, Settings
 from rag.conversation import carry, may_need_history, needs_history, resolve_query
@@ -174,12 +172,10 @@ class Assistant:
         clean, turns = self._validate(question, history)
         earlier = self._earlier_answer(clean, turns)
         carried = carry("" if earlier is None or earlier.abstained else earlier.answer)
-        text, vector = self._query_text(clean, turns, earlier, carried)
-        if text == clean:
-            carried = ""
-        answer, passages, reader_ms = self._answer(clean, text, carried, vector)
+        query, found = self._query(clean, turns, earlier, carried)
+        answer, passages, reader_ms = self._answer(query, found)
         answer = replace(answer, question=question, latency_ms=(time.perf_counter() - began) * 1000)
-        if not carried:  # the same answer `_earlier_answer` would work out: keep it for a follow-up
+        if not query.carried:  # the same answer `_earlier_answer` would work out: keep it for a follow-up
             self._remember(clean, turns, answer)
         return Trace(answer, passages, reader_ms)
 
@@ -195,53 +191,58 @@ class Assistant:
             answer = self._recent.get(key)
         if answer is None:
             earlier = turns[:-1]
-            answer = self._answer(turns[-1], resolve_query(turns[-1], earlier)).answer
+            text = resolve_query(turns[-1], earlier)
+            answer = self._answer(Query(turns[-1], text, self.embedder.embed([text])[0])).answer
             self._remember(turns[-1], earlier, answer)
         return answer
 
-    def _query_text(self, question: str, turns: list[str], earlier: Answer | None,
-                    carried: str) -> tuple[str, np.ndarray | None]:
-        """What to search with, and its vector when already embedded: the question with the
-        earlier turn it seems to lean on only when that finds a passage closer to it than the
-        question alone does. A question that stands alone after an unrelated turn ("What was
-        Savery's invention?" after a question about Harvard) is not dragged to the earlier topic
-        by a word the follow-up rule reads as pointing back ("that", "their"): on squad-public,
-        each answerable question asked after a random question of another article
-        (`eval/topic_switch.py`) kept evidence@1 0.843 (0.874 alone) against 0.809 before; the
-        follow-ups of xian-dev and pydocs-dev read as before.
+    def _query(self, question: str, turns: list[str], earlier: Answer | None,
+               carried: str) -> tuple[Query, list[Passage] | None]:
+        """What to search with, and the passages it found when the choice took a search: the
+        question with the earlier turn it seems to lean on only when that finds a passage
+        closer to it than the question alone does. A question that stands alone after an
+        unrelated turn ("What was Savery's invention?" after a question about Harvard) is not
+        dragged to the earlier topic by a word the follow-up rule reads as pointing back
+        ("that", "their"): on squad-public, each answerable question asked after a random
+        question of another article (`eval/topic_switch.py`) kept evidence@1 0.843 (0.874 alone)
+        against 0.809 before; the follow-ups of xian-dev and pydocs-dev read as before.
 
         A short question with no word pointing back ("Which level is the fastest?" after "What
         does zlib.compress return?") leans on the earlier turn only when, searched alone, it
         lands in the document the earlier answer cited: pydocs-dev's follow-ups F1 0.50 -> 0.70,
         squad-public after an unrelated turn unchanged (0.843).
 
-        It costs a follow-up one more query embedding and two retrievals of one passage."""
+        It costs a follow-up one more query embedding and one more retrieval: the search of the
+        text chosen is the answer's."""
         if earlier is None:
-            return question, None
+            return Query(question, question, self.embedder.embed([question])[0]), None
         resolved = resolve_query(question, turns, carried, lean=True)
         if needs_history(question):
-            alone, leaning = self.embedder.embed([question, resolved])
-            alone_best = self.retriever.retrieve(Query(question, question, alone), 1)
+            vectors = self.embedder.embed([question, resolved])
         else:  # short, and nothing in it points back: where does it land alone?
-            alone = self.embedder.embed([question])[0]
-            alone_best = self.retriever.retrieve(Query(question, question, alone), 1)
-            if not alone_best or not earlier.citations or alone_best[0].doc_id != earlier.citations[0].doc_id:
-                return question, alone
-            leaning = self.embedder.embed([resolved])[0]
-        leaning_best = self.retriever.retrieve(Query(resolved, resolved, leaning), 1)
-        if alone_best and (not leaning_best or alone_best[0].dense >= leaning_best[0].dense):
-            return question, alone
-        return resolved, leaning
+            vectors = self.embedder.embed([question])
+        alone = Query(question, question, vectors[0])
+        alone_found = self.retriever.retrieve(alone)
+        if not needs_history(question) and (
+            not alone_found or not earlier.citations or alone_found[0].doc_id != earlier.citations[0].doc_id
+        ):
+            return alone, alone_found
+        leaning = Query(question, resolved, vectors[1] if len(vectors) > 1 else self.embedder.embed([resolved])[0],
+                        carried)
+        leaning_found = self.retriever.retrieve(leaning)
+        if alone_found and (not leaning_found or alone_found[0].dense >= leaning_found[0].dense):
+            return alone, alone_found
+        return leaning, leaning_found
 
-    def _answer(self, question: str, text: str, carried: str = "", vector: np.ndarray | None = None) -> Trace:
-        """Embed `text` (unless its `vector` is given), retrieve, read and compose the answer to
-        `question`."""
-        query = Query(question, text, self.embedder.embed([text])[0] if vector is None else vector, carried)
-        passages = self.retriever.retrieve(query)
+    def _answer(self, query: Query, passages: list[Passage] | None = None) -> Trace:
+        """Retrieve for `query` (unless its `passages` were found already), read and compose the
+        answer to its question."""
+        if passages is None:
+            passages = self.retriever.retrieve(query)
         reading = time.perf_counter()
         extractions = self.reader.read(query, passages)
         reader_ms = (time.perf_counter() - reading) * 1000
-        return Trace(compose_answer(question, extractions, self._by_id, self.policy), passages, reader_ms)
+        return Trace(compose_answer(query.question, extractions, self._by_id, self.policy), passages, reader_ms)
 
     def _remember(self, question: str, turns: list[str], answer: Answer) -> None:
         with self._recent_lock:

@@ -147,16 +147,15 @@ class ModelReader:
         # A follow-up's sentences are ranked by the turn it leans on too, so the rules' pick tends
         # to answer that turn ("1,280" again for "And earthenware?"): no bonus for it there.
         bonus = cfg.centre_bonus if query.text == query.question else 0.0
-        readings: list[Reading] = []
-        choice: list[float] = []  # the margin, and the rules' word on the window's sentence
+        readings: list[tuple[float, Reading]] = []  # the margin with the rules' word on the window's sentence
         for s in ranked[: cfg.windows]:
-            if readings and max(r.margin for r in readings) >= cfg.look_further_below:
+            if readings and max(r.margin for _, r in readings) >= cfg.look_further_below:
                 break
-            if any(s.row in r.rows for r in readings):
+            if any(s.row in r.rows for _, r in readings):
                 continue  # already read, inside an earlier window
-            readings.append(self.read_window(reads, s.row, query.question, bonus))
-            choice.append(readings[-1].margin + cfg.rules_weight * (s.score - ranked[0].score))
-        best = readings[max(range(len(readings)), key=choice.__getitem__)]
+            reading = self.read_window(reads, s.row, query.question, bonus)
+            readings.append((reading.margin + cfg.rules_weight * (s.score - ranked[0].score), reading))
+        best = max(readings, key=lambda chosen: chosen[0])[1]
         index = self.sentences
         # With no span from the model, the evidence is the rules' best sentence. (Even a span the
         # model is far from sure of picks the evidence better than the rules do: evidence@1 fell

@@ -227,7 +227,7 @@ def _check_spans(documents: tuple[Document, ...], chunks: ChunkTable, sentences:
     bad = chunks.outside()
     if bad is not None:
         raise ValueError(f"chunk {chunks.chunk_ids[bad]} lies outside its document")
-    doc_sizes = np.array([d.text_length() for d in documents], dtype=np.int64)
+    doc_sizes = chunks.lengths  # of `documents`, which the chunk table indexes
     if len(sentences) and (
         sentences.doc.min() < 0 or sentences.doc.max() >= len(documents)
         or sentences.chunk.min() < 0 or sentences.chunk.max() >= len(chunks)
@@ -451,19 +451,21 @@ class StoredDocument(Document):
     def text_length(self) -> int:
         return self._length
 
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(Document))
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Document):
             return NotImplemented
-        return self._fields() == tuple(getattr(other, f.name) for f in dataclasses.fields(Document))
+        return _fields(self) == _fields(other)
 
     def __hash__(self) -> int:
-        return hash(self._fields())
+        return hash(_fields(self))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Document, self._fields())
+        return (Document, _fields(self))
+
+
+def _fields(doc: Document) -> tuple[Any, ...]:
+    """A document's fields in `Document`'s order, its text read if it is a `StoredDocument`."""
+    return tuple(getattr(doc, f.name) for f in dataclasses.fields(Document))
 
 
 class _DocumentTexts:
