@@ -82,10 +82,11 @@ def bench_floor_and_ask(index: Path, qs: list[dict[str, Any]]) -> dict[str, Any]
 
 def default_embedder() -> Any:
     """The embedder `rag` uses by default (RAG_BACKEND respected), as the server runs it."""
-    from rag.config import MINILM
+    from rag.config import default_embedder as default_name
     from rag.embedders import make_embedder
 
-    return make_embedder(MINILM, os.environ.get("RAG_BACKEND") or None)
+    backend = os.environ.get("RAG_BACKEND") or None
+    return make_embedder(default_name(backend), backend)
 
 
 def vm_hwm_mb() -> float:
@@ -320,8 +321,9 @@ def write_reports(result: dict[str, Any]) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = table(result)
+    embedder = result.get("embedder", "all-MiniLM-L6-v2")
     (REPORTS / "bench.md").write_text("# Benchmark\n\n" + f"`{result['command']}` on {result['machine']}, "
-                                      f"embedding backend {result['backend']}, {result['when']}\n\n"
+                                      f"embedder {embedder} on {result['backend']}, {result['when']}\n\n"
                                       + "\n".join(lines) + "\n", encoding="utf-8")
     chart(result)
 
@@ -418,6 +420,7 @@ def main() -> int:
         result: dict[str, Any] = {"command": "python " + " ".join(sys.argv),
                                   "machine": describe(),
                                   "backend": type(default_embedder()).__name__,
+                                  "embedder": default_embedder().name,
                                   "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         if args.replicas_only:
             bench_replicas(index, qs, args.quick)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.build import build_index  # noqa: E402
-from rag.config import MINILM, ModelReaderConfig  # noqa: E402
+from rag.config import ModelReaderConfig, default_embedder  # noqa: E402
 from rag.embedders import make_embedder  # noqa: E402
 from rag.evaluate import evaluate, read_questions, read_sources  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=MODEL_DIR,
                         help="the model folder to read with (default: the shipped one)")
     args = parser.parse_args()
-    embedder = make_embedder(MINILM)
+    embedder = make_embedder(default_embedder())
     rows = []
     for set_name, (questions_path, docs) in SETS.items():
         if args.set and set_name not in args.set:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.build import build_index  # noqa: E402
-from rag.config import MINILM  # noqa: E402
+from rag.config import default_embedder  # noqa: E402
 from rag.embedders import make_embedder  # noqa: E402
 from rag.metrics import best_f1, holds_answer  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
@@ -36,7 +36,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     index = args.index or ROOT / "eval" / ".cache" / f"topic-switch-{args.docs.name}"
-    build_index(args.docs, index, make_embedder(MINILM))
+    build_index(args.docs, index, make_embedder(default_embedder()))
     assistant = Assistant.load(index, reader="model")
     rows = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     rng = random.Random(args.seed)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.build import build_index  # noqa: E402
-from rag.config import MINILM, ModelReaderConfig  # noqa: E402
+from rag.config import ModelReaderConfig, default_embedder  # noqa: E402
 from rag.embedders import make_embedder  # noqa: E402
 from rag.evaluate import read_questions  # noqa: E402
 from rag.metrics import best_f1, holds_answer  # noqa: E402
@@ -107,7 +107,7 @@ def main() -> int:
     parser.add_argument("--windows-recorded", type=int, default=int(max(GRID["windows"])))
     args = parser.parse_args()
     shipped = ModelReaderConfig()
-    embedder = make_embedder(MINILM)
+    embedder = make_embedder(default_embedder())
     recorded: dict[str, list[tuple[list[str], list[Window]]]] = {}
     for name, (questions_path, docs, index) in SETS.items():
         if args.set and name not in args.set:

@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.chunk import CHUNKER_VERSION, ChunkTable, SentenceTable, build_sentence_table, chunk_document
-from rag.config import MINILM, IndexConfig, Settings
+from rag.config import IndexConfig, Settings, default_embedder
 from rag.embed import Embedder, ProgressCallback
 from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, IndexNotBuiltError, IngestError, NotContentError
@@ -201,16 +201,17 @@ def build_index(
     )
 
 
-def index_embedder(index_dir: Path | str) -> str:
-    """The embedder a build of `index_dir` keeps: the one its manifest names, or MiniLM for a new
-    index or one that cannot be read (the build starts afresh)."""
+def index_embedder(index_dir: Path | str, backend: str | None = None) -> str:
+    """The embedder a build of `index_dir` keeps: the one its manifest names, or the default
+    (`default_embedder`, for `backend`) for a new index or one that cannot be read (the build
+    starts afresh)."""
     index_path = Path(index_dir)
     if index_exists(index_path):
         try:
             return read_manifest(index_path).embedder
         except IndexMismatchError as exc:  # another format or damaged
             logger.warning("%s", exc)
-    return MINILM
+    return default_embedder(backend)
 
 
 def ensure_index(
@@ -224,13 +225,13 @@ def ensure_index(
     """The embedder an index needs, after building or updating the index from `docs_dir` if given.
 
     An existing index keeps the embedder its manifest names; a new one, or one that cannot be
-    read, gets MiniLM. `backend` and `model_cache` are passed to `make_embedder`.
+    read, gets the default (`rag.config.default_embedder`). `backend` and `model_cache` are passed to `make_embedder`.
 
     Raises:
         IndexNotBuiltError: no `docs_dir` and no index to load.
     """
     index_path = Path(index_dir)
-    name = read_manifest(index_path).embedder if docs_dir is None else index_embedder(index_path)
+    name = read_manifest(index_path).embedder if docs_dir is None else index_embedder(index_path, backend)
     embedder = make_embedder(name, backend, model_cache)
     if docs_dir is None:
         return embedder, None

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from rag.config import DEFAULT_READER, MINILM, READERS, IngestConfig, Settings
+from rag.config import DEFAULT_READER, READERS, IngestConfig, Settings, default_embedder
 from rag.embedders import EMBEDDERS
 from rag.errors import IngestError, RagError, UsageError
 from rag.types import Answer, Question, source_label
@@ -89,8 +89,8 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ingest.add_argument("--docs", type=Path, default=Path("docs"), help="documents folder (default: docs/)")
     ingest.add_argument("--index", type=Path, default=Path("index"), help="index folder (default: index/)")
     ingest.add_argument("--embedder", choices=sorted(EMBEDDERS),
-                        help="embedding model (default: the index's own, all-MiniLM-L6-v2 for a new one; "
-                             "'...:int8' is its int8 copy, 'hash' a fast test stand-in)")
+                        help="embedding model (default: the index's own; for a new one all-MiniLM-L6-v2's int8 "
+                             "copy, '...:int8' (MiniLM itself on RAG_BACKEND=torch); 'hash' a fast test stand-in)")
     ingest.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                         help="parse and embed on a Ray cluster (its address, e.g. ray://head:10001 or auto); "
                              "without ADDRESS, a Ray of this machine's cores")
@@ -118,7 +118,7 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     ev.add_argument("--reports", type=Path, default=Path("eval/.cache/reports"),
                     help="report folder (default: eval/.cache/reports; `make eval` writes eval/reports)")
     ev.add_argument("--embedder", choices=sorted(EMBEDDERS),
-                    help="embedding model (default: the index's own, all-MiniLM-L6-v2 for a new one)")
+                    help="embedding model (default: the index's own; all-MiniLM-L6-v2's int8 copy for a new one)")
     ev.add_argument("--answers", type=Path,
                     help="score this `rag ask --batch --json` output instead of asking again")
     ev.add_argument("--save-answers", type=Path, help="also write the answers (JSONL) here")
@@ -183,7 +183,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         runner = RayRunner(args.ray, args.ray_workers, backend_from_env(), model_cache_from_env())
     try:
-        name = args.embedder or index_embedder(args.index)
+        name = args.embedder or index_embedder(args.index, backend_from_env())
         report = build_index(args.docs, args.index, _embedder(name), command_settings(),
                              progress=TqdmProgress(), runner=runner)
     finally:
@@ -236,9 +236,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     name = args.name or args.questions.stem
     folder = args.docs.resolve()
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
-    slug = (args.embedder or MINILM).rsplit("/", 1)[-1]
+    slug = (args.embedder or default_embedder(backend_from_env())).rsplit("/", 1)[-1].replace(":", "-")
     index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
-    embedder_name = args.embedder or index_embedder(index)
+    embedder_name = args.embedder or index_embedder(index, backend_from_env())
     embedder = _embedder(embedder_name)
     report = build_index(args.docs, index, embedder, command_settings(), progress=TqdmProgress())
     print_errors(report.errors, args.docs)

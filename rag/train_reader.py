@@ -432,7 +432,7 @@ CALIBRATION_SETS = (
 
 def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
     """Fit the reader's two confidences over the calibration sets, read through the whole
-    pipeline with the MiniLM index, and write them into `reader.json`:
+    pipeline over indexes of the default embedder, and write them into `reader.json`:
     - answer: P(the question is answered and the evidence holds a gold answer) from the model's
       margin and the rules' cosine and coverage of the sentence it read around;
     - span: P(the span is right, F1 >= 0.5 against a gold answer) from the margin."""
@@ -441,7 +441,7 @@ def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
     import numpy as np
 
     from rag.build import build_index
-    from rag.config import MINILM, Settings
+    from rag.config import Settings, default_embedder
     from rag.conversation import resolve_query
     from rag.embedders import make_embedder
     from rag.evaluate import read_questions
@@ -456,7 +456,7 @@ def calibrate(model_dir: Path, work: Path, cfg: TrainConfig) -> dict[str, Any]:
     meta: dict[str, Any] = {"max_len": cfg.max_len, "layers": cfg.layers, "calibration": {
         "span": {"weights": [0.0], "bias": 0.0}, "answer": {"weights": [0.0, 0.0, 0.0], "bias": 0.0}}}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    embedder = make_embedder(MINILM)
+    embedder = make_embedder(default_embedder())
     answer_x: list[list[float]] = []
     answer_y: list[float] = []
     answerable: list[bool] = []

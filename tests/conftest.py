@@ -82,11 +82,11 @@ def minilm_default_assistant(default_docs_copy: Path, tmp_path_factory: pytest.T
     """An assistant over the default corpus with the real all-MiniLM-L6-v2 model, on the
     default backend (ONNX Runtime; tests/test_onnx.py holds it to the torch model's vectors),
     and the heuristic reader."""
-    from rag.config import MINILM
+    from rag.config import default_embedder
     from rag.embedders import make_embedder
 
     index = tmp_path_factory.mktemp("minilm-index")
-    embedder = make_embedder(MINILM)
+    embedder = make_embedder(default_embedder())
     build_index(default_docs_copy, index, embedder)
     return Assistant.load(index, embedder, reader="heuristic")
 

@@ -93,3 +93,29 @@ def test_the_int8_embedder_is_its_own_model_near_minilm_and_refused_on_torch(tmp
     assert again.name == MINILM_INT8
     with pytest.raises(ConfigError, match="ONNX Runtime only"):
         make_embedder(MINILM_INT8, backend="torch")
+
+
+def test_a_new_index_gets_the_int8_embedder_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """The default for a new index is MiniLM's int8 copy (MiniLM itself on the torch backend,
+    which runs no int8 model); an index built with MiniLM goes on with MiniLM."""
+    from rag.build import build_index, ensure_index, index_embedder
+    from rag.config import MINILM, MINILM_INT8
+    from rag.embed_hash import HashEmbedder
+    from rag.store import read_manifest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kites.md").write_text("# Kites\n\nThe red kite nests in tall trees.\n", encoding="utf-8")
+    assert index_embedder(tmp_path / "new") == MINILM_INT8
+    assert index_embedder(tmp_path / "new", "onnx") == MINILM_INT8
+    assert index_embedder(tmp_path / "new", "torch") == MINILM
+    embedder, _ = ensure_index(tmp_path / "index", docs, model_cache=tmp_path / "cache")
+    assert embedder.name == MINILM_INT8 and read_manifest(tmp_path / "index").embedder == MINILM_INT8
+
+    class NamedMiniLM(HashEmbedder):  # an index of MiniLM's, without embedding with it here
+        @property
+        def name(self) -> str:
+            return MINILM
+
+    build_index(docs, tmp_path / "old", NamedMiniLM())
+    assert index_embedder(tmp_path / "old") == MINILM
