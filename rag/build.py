@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from rag.chunk import CHUNKER_VERSION, ChunkTable, SentenceTable, build_sentence_table, chunk_document
+from rag.chunk import CHUNKER_VERSION, ChunkTable, SentenceTable, chunk_document
 from rag.config import IndexConfig, Settings, default_embedder
 from rag.embed import Embedder, ProgressCallback
 from rag.embedders import make_embedder
@@ -24,6 +25,7 @@ from rag.lexical import TermTable, TermTableBuilder
 from rag.retrieve import bm25_texts
 from rag.store import (
     FORMAT_VERSION,
+    DocumentSpool,
     Manifest,
     StoredIndex,
     build_lock,
@@ -34,7 +36,7 @@ from rag.store import (
     scratch_matrix,
     write_index,
 )
-from rag.types import Chunk, Document
+from rag.types import Document
 
 logger = logging.getLogger(__name__)
 
@@ -110,93 +112,109 @@ def build_index(
     cfg = Settings() if settings is None else settings
     index_path = Path(index_dir)
     with build_lock(index_path):
-        before = _load_previous(index_path)
-        known, known_not_content = _known_files(before)
-        report = load_documents(docs_dir, cfg.ingest, known, None if runner is None else runner.parse,
-                                known_not_content)
-        not_content = _not_content(report, docs_dir)
-        documents = report.documents
-        previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
-        del before  # what is not reusable is let go now
-        old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
-        reuse = {
-            d.doc_id for d in documents
-            if d.doc_id in old_docs and old_docs[d.doc_id].sha256 == d.sha256
-            and old_docs[d.doc_id].text == d.text
-        }
-        current_ids = {d.doc_id for d in documents}
-        removed = tuple(sorted(set(old_docs) - current_ids))
-        fresh = [d for d in documents if d.doc_id not in reuse]
-        if (previous is not None and not fresh and not removed and _same_order(previous, documents)
-                and previous.manifest.index == _index_config(cfg, previous.manifest.n_chunks)
-                and previous.manifest.not_content == not_content
-                and previous.chunk_terms is not None and previous.sentence_terms is not None):
-            logger.info("index in %s is up to date", index_path)
-            return BuildReport(
-                index_path, len(documents), previous.manifest.n_chunks, previous.manifest.n_sentences,
-                (), tuple(sorted(reuse)), (), report.errors, report.skipped,
-                time.perf_counter() - began, changed=False,
-            )
-        chunks_by_doc: dict[str, list[Chunk]] = {d.doc_id: chunk_document(d, cfg.chunk) for d in fresh}
-        if previous is not None:
-            for chunk in previous.chunks:  # one pass, not one per reused document
-                if chunk.doc_id in reuse:
-                    chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        # Every document's sentence vectors go straight into their rows of one matrix, on disk:
-        # built per document and stacked, they were held twice at the build's peak (1.3 GB each
-        # at 100k chunks; freed small arrays stay in the C heap), and once in memory, half of it.
-        spans = {d.doc_id: document_sentences(chunks_by_doc[d.doc_id]) for d in documents}
-        sentence_counts = {d.doc_id: len(spans[d.doc_id]) for d in documents}
-        sentence_vectors = _DocumentRows(  # on disk: 14 GB at a million chunks
-            "sentence", documents, sentence_counts, scratch_matrix(index_path, sum(sentence_counts.values()),
-                                                                   embedder.dim))
+        # Every document's text goes to a file as it is read; the build reads it back when it
+        # needs it (a few texts at a time), never holding every text at once.
         try:
-            # The chunk vectors likewise go straight into their rows: kept per document and
-            # stacked, they were held twice (1.5 GB each at a million chunks).
-            chunk_counts = {d.doc_id: len(chunks_by_doc[d.doc_id]) for d in documents}
-            chunk_vectors = _DocumentRows("chunk", documents, chunk_counts,
-                                          np.empty((sum(chunk_counts.values()), embedder.dim), dtype=np.float32))
-            _reused_vectors(previous, reuse, sentence_vectors, chunk_vectors)
-            if previous is not None:  # its vector index (an HNSW graph of 1.7 GB at a million chunks) is done with
-                previous = replace(previous, vectors=NumpyIndex(np.zeros((0, embedder.dim), dtype=np.float32)))
-            wanted = {doc.text[a:b] for doc in fresh for a, b in spans[doc.doc_id]}
-            journal = EmbedJournal(index_path, embedder.name, embedder.dim)
-            _embed_fresh(fresh, chunks_by_doc, spans, embedder, progress, sentence_vectors, chunk_vectors,
-                         _known_sentences(previous, wanted), journal, runner)
-
-            all_chunks = tuple(c for d in documents for c in chunks_by_doc[d.doc_id])
-            table = build_sentence_table(documents, all_chunks)
-            chunk_terms, sentence_terms = _term_tables(documents, chunks_by_doc, table, previous, reuse)
-            index_config = _index_config(cfg, len(all_chunks))
-            vectors = build_vector_index(chunk_vectors.filled(), index_config)
-            del chunk_vectors  # the index holds them now
-            manifest = Manifest(
-                format_version=FORMAT_VERSION,
-                embedder=embedder.name,
-                dim=embedder.dim,
-                encoding=cfg.chunk.encoding,
-                chunk_tokens=cfg.chunk.chunk_tokens,
-                overlap_tokens=cfg.chunk.overlap_tokens,
-                index=index_config,
-                documents=tuple(sorted((d.doc_id, d.sha256) for d in documents)),
-                n_chunks=len(all_chunks),
-                n_sentences=len(table),
-                chunker_version=CHUNKER_VERSION,
-                ingest_version=INGEST_VERSION,
-                chunk_vectors=CHUNK_VECTORS,
-                not_content=not_content,
-            )
-            write_index(
-                index_path,
-                StoredIndex(manifest, documents, all_chunks, vectors, table, sentence_vectors.filled(),
-                            chunk_terms=chunk_terms, sentence_terms=sentence_terms),
-            )
-            journal.clear()
+            spool: DocumentSpool | None = DocumentSpool(index_path)
+        except OSError as exc:  # a read-only index: up to date, or the write says why not
+            logger.info("documents held in memory: %s", exc)
+            spool = None
+        try:
+            return _build(docs_dir, index_path, embedder, cfg, progress, runner, spool, began)
         finally:
-            drop_scratch(sentence_vectors.matrix)  # moved into the generation unless the build failed
+            if spool is not None:
+                spool.close()
+
+
+def _build(
+    docs_dir: Path | str, index_path: Path, embedder: Embedder, cfg: Settings, progress: Progress | None,
+    runner: Runner | None, spool: DocumentSpool | None, began: float,
+) -> BuildReport:
+    before = _load_previous(index_path)
+    known, known_not_content = _known_files(before)
+    report = load_documents(docs_dir, cfg.ingest, known, None if runner is None else runner.parse,
+                            known_not_content, keep=None if spool is None else spool.add)
+    not_content = _not_content(report, docs_dir)
+    documents = report.documents
+    previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
+    del before, known  # what is not reusable is let go now
+    old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
+    reuse = {
+        d.doc_id for d in documents
+        if d.doc_id in old_docs and old_docs[d.doc_id].sha256 == d.sha256
+        and old_docs[d.doc_id].text == d.text
+    }
+    current_ids = {d.doc_id for d in documents}
+    removed = tuple(sorted(set(old_docs) - current_ids))
+    fresh = [i for i, d in enumerate(documents) if d.doc_id not in reuse]
+    if (previous is not None and not fresh and not removed and _same_order(previous, documents)
+            and previous.manifest.index == _index_config(cfg, previous.manifest.n_chunks)
+            and previous.manifest.not_content == not_content
+            and previous.chunk_terms is not None and previous.sentence_terms is not None):
+        logger.info("index in %s is up to date", index_path)
+        return BuildReport(
+            index_path, len(documents), previous.manifest.n_chunks, previous.manifest.n_sentences,
+            (), tuple(sorted(reuse)), (), report.errors, report.skipped,
+            time.perf_counter() - began, changed=False,
+        )
+    # The chunks as arrays (`ChunkTable`), their texts sliced from the documents when asked: a
+    # `Chunk` per chunk held its text a second time. A reused document's rows are the index
+    # before's; the others are chunked here, one document at a time.
+    chunks = ChunkTable(documents, _chunk_rows(documents, previous, reuse, cfg))
+    table = chunks.sentence_table()
+    chunk_bounds = _bounds(chunks.doc, len(documents))
+    sentence_bounds = _bounds(table.doc, len(documents))
+    # Every document's sentence vectors go straight into their rows of one matrix, on disk:
+    # built per document and stacked, they were held twice at the build's peak (1.3 GB each
+    # at 100k chunks; freed small arrays stay in the C heap), and once in memory, half of it.
+    sentence_counts = {d.doc_id: int(sentence_bounds[i + 1] - sentence_bounds[i]) for i, d in enumerate(documents)}
+    sentence_vectors = _DocumentRows(  # on disk: 14 GB at a million chunks
+        "sentence", documents, sentence_counts, scratch_matrix(index_path, len(table), embedder.dim))
+    try:
+        # The chunk vectors likewise go straight into their rows: kept per document and
+        # stacked, they were held twice (1.5 GB each at a million chunks).
+        chunk_counts = {d.doc_id: int(chunk_bounds[i + 1] - chunk_bounds[i]) for i, d in enumerate(documents)}
+        chunk_vectors = _DocumentRows("chunk", documents, chunk_counts,
+                                      np.empty((len(chunks), embedder.dim), dtype=np.float32))
+        _reused_vectors(previous, reuse, sentence_vectors, chunk_vectors)
+        if previous is not None:  # its vector index (an HNSW graph of 1.7 GB at a million chunks) is done with
+            previous = replace(previous, vectors=NumpyIndex(np.zeros((0, embedder.dim), dtype=np.float32)))
+        sentences = _Sentences(documents, table, sentence_bounds)
+        journal = EmbedJournal(index_path, embedder.name, embedder.dim)
+        _embed_fresh(fresh, sentences, chunks, chunk_bounds, embedder, progress, sentence_vectors, chunk_vectors,
+                     _known_sentences(previous, sentences, fresh), journal, runner)
+
+        chunk_terms, sentence_terms = _term_tables(documents, chunks, chunk_bounds, sentences, previous, reuse)
+        index_config = _index_config(cfg, len(chunks))
+        vectors = build_vector_index(chunk_vectors.filled(), index_config)
+        del chunk_vectors  # the index holds them now
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            embedder=embedder.name,
+            dim=embedder.dim,
+            encoding=cfg.chunk.encoding,
+            chunk_tokens=cfg.chunk.chunk_tokens,
+            overlap_tokens=cfg.chunk.overlap_tokens,
+            index=index_config,
+            documents=tuple(sorted((d.doc_id, d.sha256) for d in documents)),
+            n_chunks=len(chunks),
+            n_sentences=len(table),
+            chunker_version=CHUNKER_VERSION,
+            ingest_version=INGEST_VERSION,
+            chunk_vectors=CHUNK_VECTORS,
+            not_content=not_content,
+        )
+        write_index(
+            index_path,
+            StoredIndex(manifest, documents, chunks, vectors, table, sentence_vectors.filled(),
+                        chunk_terms=chunk_terms, sentence_terms=sentence_terms),
+        )
+        journal.clear()
+    finally:
+        drop_scratch(sentence_vectors.matrix)  # moved into the generation unless the build failed
     return BuildReport(
-        index_path, len(documents), len(all_chunks), len(table),
-        tuple(d.doc_id for d in fresh), tuple(sorted(reuse)), removed,
+        index_path, len(documents), len(chunks), len(table),
+        tuple(documents[i].doc_id for i in fresh), tuple(sorted(reuse)), removed,
         report.errors, report.skipped, time.perf_counter() - began, changed=True,
     )
 
@@ -236,11 +254,6 @@ def ensure_index(
     if docs_dir is None:
         return embedder, None
     return embedder, build_index(docs_dir, index_path, embedder, settings, progress=progress)
-
-
-def document_sentences(chunks: list[Chunk]) -> list[tuple[int, int]]:
-    """The distinct sentence spans of a document's chunks, in order."""
-    return sorted({(s.start, s.end) for c in chunks for s in c.sentences})
 
 
 def _load_previous(index_dir: Path) -> StoredIndex | None:
@@ -296,8 +309,12 @@ def _reused_vectors(
     if previous is None:
         return
     doc_ids = [d.doc_id for d in previous.documents]
-    index_of = {doc_id: i for i, doc_id in enumerate(doc_ids)}
-    chunk_doc = np.fromiter((index_of[c.doc_id] for c in previous.chunks), dtype=np.int64, count=len(previous.chunks))
+    if isinstance(previous.chunks, ChunkTable):
+        chunk_doc = previous.chunks.doc
+    else:
+        index_of = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        chunk_doc = np.fromiter((index_of[c.doc_id] for c in previous.chunks), dtype=np.int64,
+                                count=len(previous.chunks))
     # Each document's rows found by one sort, not by a pass over every row per document: a
     # re-ingest of one page of a large corpus would otherwise cost documents x rows.
     chunk_rows = _rows_by_group(chunk_doc, len(doc_ids))
@@ -308,8 +325,58 @@ def _reused_vectors(
             sentences.put(doc_id, previous.sentence_vectors[sentence_rows[i]])
 
 
+def _chunk_rows(
+    documents: Sequence[Document], previous: StoredIndex | None, reuse: set[str], cfg: Settings,
+) -> Iterator[dict[str, Any]]:
+    """Every chunk as `Chunk.to_dict` writes it, in document order: a reused document's rows
+    copied from the index before, the others' chunked here, one document at a time."""
+    if previous is None or not reuse:
+        for doc in documents:
+            yield from (c.to_dict() for c in chunk_document(doc, cfg.chunk))
+        return
+    old = previous.chunks
+    doc_index = {d.doc_id: i for i, d in enumerate(previous.documents)}
+    groups = (old.doc if isinstance(old, ChunkTable)
+              else np.fromiter((doc_index[c.doc_id] for c in old), dtype=np.int64, count=len(old)))
+    by_doc = _rows_by_group(groups, len(previous.documents))
+    for doc in documents:
+        if doc.doc_id not in reuse:
+            yield from (c.to_dict() for c in chunk_document(doc, cfg.chunk))
+        elif isinstance(old, ChunkTable):
+            yield from (old.row(r) for r in by_doc[doc_index[doc.doc_id]].tolist())
+        else:
+            yield from (old[r].to_dict() for r in by_doc[doc_index[doc.doc_id]].tolist())
+
+
+def _bounds(groups: np.ndarray, n: int) -> np.ndarray:
+    """Where each group 0..n-1 of sorted `groups` begins, and where the last ends (n + 1 rows)."""
+    return np.searchsorted(groups, np.arange(n + 1)).astype(np.int64)
+
+
+class _Sentences:
+    """The sentence table of a build with its documents: each document's sentence rows (in
+    document order, as the sentence matrix holds them) and their texts, read when asked."""
+
+    def __init__(self, documents: Sequence[Document], table: SentenceTable, bounds: np.ndarray) -> None:
+        self.documents = documents
+        self.table = table
+        self.bounds = bounds
+
+    def rows(self, i: int) -> range:
+        return range(int(self.bounds[i]), int(self.bounds[i + 1]))
+
+    def spans(self, i: int) -> list[tuple[int, int]]:
+        lo, hi = int(self.bounds[i]), int(self.bounds[i + 1])
+        return list(zip(self.table.start[lo:hi].tolist(), self.table.end[lo:hi].tolist(), strict=True))
+
+    def texts(self, i: int) -> Iterator[str]:
+        """Document i's sentences, in row order (its text read once)."""
+        text = self.documents[i].text
+        return (text[a:b] for a, b in self.spans(i))
+
+
 def _term_tables(
-    documents: Sequence[Document], chunks_by_doc: dict[str, list[Chunk]], table: SentenceTable,
+    documents: Sequence[Document], chunks: ChunkTable, chunk_bounds: np.ndarray, sentences: _Sentences,
     previous: StoredIndex | None, reuse: set[str],
 ) -> tuple[TermTable, TermTable]:
     """What BM25 reads of each chunk and each sentence, read here so that a server does not read
@@ -326,18 +393,16 @@ def _term_tables(
                     if d.doc_id in reuse}
     chunk_terms = TermTableBuilder(() if old is None else old[0].words)
     sentence_terms = TermTableBuilder(() if old is None else old[1].words)
-    bounds = np.searchsorted(table.doc, np.arange(len(documents) + 1))  # the table is in document order
     for i, doc in enumerate(documents):
-        chunks = chunks_by_doc[doc.doc_id]
-        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        lo, hi = int(chunk_bounds[i]), int(chunk_bounds[i + 1])
         rows = old_rows.get(doc.doc_id)
-        if old is not None and rows is not None and len(rows[0]) == len(chunks) and len(rows[1]) == hi - lo:
+        if old is not None and rows is not None and len(rows[0]) == hi - lo and len(rows[1]) == len(sentences.rows(i)):
             chunk_terms.add_rows(old[0], rows[0])
             sentence_terms.add_rows(old[1], rows[1])
             continue
-        chunk_terms.add_texts(bm25_texts([doc.section_at(c.start) for c in chunks], chunks))
-        sentence_terms.add_texts(doc.text[a:b] for a, b in zip(table.start[lo:hi].tolist(), table.end[lo:hi].tolist(),
-                                                                 strict=True))
+        doc_chunks = chunks[lo:hi]
+        chunk_terms.add_texts(bm25_texts([doc.section_at(c.start) for c in doc_chunks], doc_chunks))
+        sentence_terms.add_texts(sentences.texts(i))
     return chunk_terms.table(), sentence_terms.table()
 
 
@@ -349,89 +414,149 @@ def _rows_by_group(groups: np.ndarray, n: int) -> list[np.ndarray]:
 
 
 def _embed_fresh(
-    fresh: list[Document],
-    chunks_by_doc: dict[str, list[Chunk]],
-    spans: dict[str, list[tuple[int, int]]],
+    fresh: list[int],
+    sentences: _Sentences,
+    chunks: ChunkTable,
+    chunk_bounds: np.ndarray,
     embedder: Embedder,
     progress: Progress | None,
     sentence_vectors: _DocumentRows,
     chunk_vectors: _DocumentRows,
-    known: dict[str, np.ndarray] | None = None,
+    known: _KnownSentences | None = None,
     journal: EmbedJournal | None = None,
     runner: Runner | None = None,
 ) -> None:
-    """The sentence and chunk vectors of new or changed documents, into their rows of
-    `sentence_vectors` and `chunk_vectors`. Each distinct sentence text
+    """The sentence and chunk vectors of new or changed documents (`fresh`, their indices), into
+    their rows of `sentence_vectors` and `chunk_vectors`. Each distinct sentence text
     is embedded once (headings, notes and code lines repeat across a documentation site), and
-    not at all when `known` (text -> vector, from the index before) or the `journal` of an
-    unfinished build holds it; a chunk's vector is the mean of its sentences' vectors,
-    weighted by their length. What is embedded goes into the journal part by part."""
-    known = {} if known is None else known
+    not at all when `known` (from the index before) or the `journal` of an unfinished build
+    holds it; a chunk's vector is the mean of its sentences' vectors, weighted by their length.
+    What is embedded goes into the journal part by part. Texts are read a document at a time and
+    sentences told apart by a digest of their text, so that no more than a part's texts are held."""
     resumed = {} if journal is None else journal.load()
-    todo = list(dict.fromkeys(
-        text for doc in fresh for a, b in spans[doc.doc_id]
-        if (text := doc.text[a:b]) not in known and (not resumed or text_key(text) not in resumed)
-    ))
+    matrix = sentence_vectors.matrix
+    # Where each sentence's vector comes from, as rows: the embedder's (`todo`), the index
+    # before's (`known_at`, its row there), an unfinished build's journal (`journaled`), or, for a
+    # text met before in this build, the row of its first sentence (`copied`). Rows in arrays,
+    # not tuples: a replicated corpus has ten million sentences, most of them copies.
+    first: dict[bytes, int] = {}
+    todo, copied, copied_from, known_at, known_from = array("q"), array("q"), array("q"), array("q"), array("q")
+    journaled: list[tuple[int, np.ndarray]] = []
+    for i in fresh:
+        for r, text in zip(sentences.rows(i), sentences.texts(i), strict=True):
+            key = text_key(text)
+            source = first.get(key)
+            if source is not None:
+                copied.append(r)
+                copied_from.append(source)
+                continue
+            first[key] = r
+            before = known.row(key) if known is not None else None
+            if before is not None:
+                known_at.append(r)
+                known_from.append(before)
+            elif key in resumed:
+                journaled.append((r, resumed[key]))
+            else:
+                todo.append(r)
+    del first, resumed
     if progress is not None:
         progress.start(len(todo), "embedding")
-    parts: list[np.ndarray] = []
     callback = progress.advance if progress else None
     try:
         for lo in range(0, len(todo), JOURNAL_PART):
-            part = todo[lo:lo + JOURNAL_PART]
+            rows = todo[lo:lo + JOURNAL_PART]
+            part = _texts_at(sentences, rows)
             vectors = (embedder.embed(part, progress=callback) if runner is None
                        else runner.embed(embedder, part, callback))
             if journal is not None:
                 journal.append(part, vectors)
-            parts.append(vectors)
+            matrix[np.frombuffer(rows, dtype=np.int64)] = vectors
     finally:
         if progress is not None:
             progress.close()
-    vectors = _stack(parts, embedder.dim)
-    row = {text: i for i, text in enumerate(todo)}
-
-    def vector(text: str) -> np.ndarray:
-        i = row.get(text)
-        if i is not None:
-            return np.asarray(vectors[i])
-        return known[text] if text in known else resumed[text_key(text)]
-
-    for doc in fresh:
-        doc_spans = spans[doc.doc_id]
-        sentences = sentence_vectors.rows(doc.doc_id)
-        for i, (a, b) in enumerate(doc_spans):
-            sentences[i] = vector(doc.text[a:b])
-        chunk_vectors.put(doc.doc_id, _chunk_vectors(chunks_by_doc[doc.doc_id], doc_spans, sentences, embedder.dim))
+    if known is not None:
+        _copy_rows(matrix, known_at, known.vectors, known_from)
+    for r, vector in journaled:
+        matrix[r] = vector
+    _copy_rows(matrix, copied, matrix, copied_from)  # every source row is filled by now
+    for i in fresh:
+        doc_id = sentences.documents[i].doc_id
+        doc_sentences = sentence_vectors.rows(doc_id)  # marks the document's rows filled
+        lo, hi = int(chunk_bounds[i]), int(chunk_bounds[i + 1])
+        chunk_vectors.put(doc_id, _chunk_vectors(chunks, lo, hi, sentences.spans(i), doc_sentences, embedder.dim))
 
 
-def _chunk_vectors(chunks: list[Chunk], spans: list[tuple[int, int]], sentences: np.ndarray, dim: int) -> np.ndarray:
-    """Each chunk's vector: the mean of its sentences' vectors weighted by their length in
+def _copy_rows(target: np.ndarray, rows: array[int], source: np.ndarray, source_rows: array[int]) -> None:
+    """target[rows] = source[source_rows], a block at a time (both may be memory-mapped)."""
+    at, of = np.frombuffer(rows, dtype=np.int64), np.frombuffer(source_rows, dtype=np.int64)
+    for lo in range(0, len(at), 65536):
+        target[at[lo:lo + 65536]] = source[of[lo:lo + 65536]]
+
+
+def _texts_at(sentences: _Sentences, rows: Sequence[int]) -> list[str]:
+    """The texts of sentence rows (ascending), each document's text read once."""
+    table, documents = sentences.table, sentences.documents
+    out: list[str] = []
+    doc_at, text = -1, ""
+    for r in rows:
+        d = int(table.doc[r])
+        if d != doc_at:
+            doc_at, text = d, documents[d].text
+        out.append(text[int(table.start[r]):int(table.end[r])])
+    return out
+
+
+def _chunk_vectors(chunks: ChunkTable, lo: int, hi: int, spans: list[tuple[int, int]], sentences: np.ndarray,
+                   dim: int) -> np.ndarray:
+    """Each chunk's vector (chunks lo..hi of one document, whose sentence `spans` have the
+    vectors `sentences`): the mean of its sentences' vectors weighted by their length in
     characters (the model's own pooling is a mean over tokens), scaled to unit length."""
     where = {span: i for i, span in enumerate(spans)}
-    out = np.zeros((len(chunks), dim), dtype=np.float32)
-    for c, chunk in enumerate(chunks):
-        rows = [where[(s.start, s.end)] for s in chunk.sentences]
-        weights = np.array([max(1, s.end - s.start) for s in chunk.sentences], dtype=np.float32)
-        out[c] = weights @ sentences[rows] if rows else 0.0
+    out = np.zeros((hi - lo, dim), dtype=np.float32)
+    for c in range(lo, hi):
+        chunk_spans = chunks.spans_of(c)
+        rows = [where[(a, b)] for a, b in chunk_spans]
+        weights = np.array([max(1, b - a) for a, b in chunk_spans], dtype=np.float32)
+        out[c - lo] = weights @ sentences[rows] if rows else 0.0
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     out /= np.maximum(norms, 1e-12)
     return out
 
 
-def _known_sentences(previous: StoredIndex | None, wanted: set[str]) -> dict[str, np.ndarray]:
-    """Text -> vector of the sentences of the index before that this build has to embed
-    (`wanted`): a changed page keeps the vectors of the sentences it still has."""
-    if previous is None or not wanted:
-        return {}
-    texts = [d.text for d in previous.documents]
-    table = previous.sentences
-    vectors = np.asarray(previous.sentence_vectors)  # rows of a plain array, not of a memmap
-    known: dict[str, np.ndarray] = {}
-    for i, (d, a, b) in enumerate(zip(table.doc.tolist(), table.start.tolist(), table.end.tolist(), strict=True)):
-        text = texts[d][a:b]
-        if text in wanted:  # the last row of a text wins, as it always has
-            known[text] = vectors[i]
-    return known
+class _KnownSentences:
+    """The sentence vectors of the index before, by a digest of their text: a changed page keeps
+    the vectors of the sentences it still has. Only the smaller side is keyed: the index before's
+    sentences when it has fewer than this build's new and changed documents, else those of its
+    sentences that theirs may match (found by Python's string hash first)."""
+
+    def __init__(self, vectors: np.ndarray, rows: dict[bytes, int]) -> None:
+        self.vectors = vectors
+        self._rows = rows
+
+    def row(self, key: bytes) -> int | None:
+        """The row of `vectors` of the text with this digest, if the index before holds it."""
+        return self._rows.get(key)
+
+
+def _known_sentences(previous: StoredIndex | None, sentences: _Sentences, fresh: list[int]) -> _KnownSentences | None:
+    if previous is None or not fresh:
+        return None
+    n_fresh = sum(len(sentences.rows(i)) for i in fresh)
+    wanted: set[int] | None = None
+    if len(previous.sentences) > n_fresh:
+        wanted = {hash(text) for i in fresh for text in sentences.texts(i)}
+    rows: dict[bytes, int] = {}
+    for d, doc_rows in enumerate(_rows_by_group(previous.sentences.doc, len(previous.documents))):
+        if not len(doc_rows):
+            continue
+        text = previous.documents[d].text
+        starts, ends = previous.sentences.start[doc_rows].tolist(), previous.sentences.end[doc_rows].tolist()
+        for r, a, b in zip(doc_rows.tolist(), starts, ends, strict=True):
+            piece = text[a:b]
+            if wanted is None or hash(piece) in wanted:
+                rows[text_key(piece)] = r  # the last row of a text wins, as it always has
+    return _KnownSentences(previous.sentence_vectors, rows)
 
 
 class _DocumentRows:
@@ -469,9 +594,3 @@ class _DocumentRows:
         if missing:
             raise ValueError(f"no {self.what} vectors for {sorted(missing)[:3]}")
         return self.matrix
-
-
-def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
-    if not parts:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)

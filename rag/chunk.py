@@ -294,6 +294,28 @@ class ChunkTable(Sequence[Chunk]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def spans_of(self, i: int) -> list[tuple[int, int]]:
+        """Chunk i's sentences as (start, end) pairs."""
+        return [(a, b) for a, b in self.spans[self._first[i]:self._first[i + 1]].tolist()]
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Chunk i as `Chunk.to_dict` writes it, without reading its text."""
+        return {"chunk_id": self.chunk_ids[i], "doc_id": self._doc_ids[int(self.doc[i])],
+                "start": int(self.start[i]), "end": int(self.end[i]), "n_tokens": int(self.n_tokens[i]),
+                "sentences": self.spans[self._first[i]:self._first[i + 1]].tolist()}
+
+    def sentence_table(self) -> SentenceTable:
+        """The distinct sentences of the chunks, each with its first chunk: `build_sentence_table`
+        from the arrays, without making a `Chunk`."""
+        owner = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self._first))
+        doc, start, end = self.doc[owner], self.spans[:, 0], self.spans[:, 1]
+        order = np.lexsort((owner, end, start, doc))
+        doc, start, end, owner = doc[order], start[order], end[order], owner[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (doc[1:] != doc[:-1]) | (start[1:] != start[:-1]) | (end[1:] != end[:-1])
+        return SentenceTable(doc=doc[first].astype(np.int32), start=start[first].astype(np.int64),
+                             end=end[first].astype(np.int64), chunk=owner[first].astype(np.int32))
+
     def texts(self) -> Iterator[str]:
         """Each chunk's text, in order, without making its `Chunk`."""
         documents = self.documents
@@ -317,6 +339,13 @@ class ChunkTable(Sequence[Chunk]):
 def chunk_texts(chunks: Sequence[Chunk]) -> Iterator[str]:
     """Each chunk's text in order (from a `ChunkTable` without making the chunks)."""
     return chunks.texts() if isinstance(chunks, ChunkTable) else (c.text for c in chunks)
+
+
+def chunk_rows(chunks: Sequence[Chunk]) -> Iterator[dict[str, Any]]:
+    """Each chunk as `Chunk.to_dict` writes it, in order (from a `ChunkTable` without its texts)."""
+    if isinstance(chunks, ChunkTable):
+        return (chunks.row(i) for i in range(len(chunks)))
+    return (c.to_dict() for c in chunks)
 
 
 def chunk_ids(chunks: Sequence[Chunk]) -> list[str]:

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,7 @@ def load_documents(
     docs_dir: Path | str, config: IngestConfig | None = None, known: Mapping[str, Document] | None = None,
     parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
     not_content: Mapping[str, tuple[str, str]] | None = None,
+    keep: Callable[[Document], Document] | None = None,
 ) -> IngestReport:
     """Read every supported file under `docs_dir`; a bad file is reported, never fatal.
     `known` (source path -> Document, from the index before) spares reading a file again
@@ -101,6 +102,9 @@ def load_documents(
     content before (pages of links): reported as such, not read.
     `parse` parses the other files elsewhere (`rag.ray_ingest`: on a Ray cluster), each with
     `parse_job`, in order.
+    `keep` is given each document as it is read and the report holds what it returns: a build
+    writes the text to disk there and keeps a document that reads it back (`rag.store.DocumentSpool`),
+    so that no more than a few texts are held at once.
 
     Raises:
         EmptyCorpusError: the folder is missing, or no file in it could be read.
@@ -111,25 +115,26 @@ def load_documents(
     documents: list[Document] = []
     errors: list[IngestError] = []
     seen: dict[str, Path] = {}
-    texts: dict[str, Path] = {}
+    texts: dict[bytes, Path] = {}  # a digest of each text, not the text
     for path, outcome in zip(paths, _read_all(paths, root, cfg, known, parse, not_content), strict=True):
         try:
             if isinstance(outcome, IngestError):
                 raise outcome
             doc = outcome
-            if doc.text in texts:
-                raise IngestError(path, f"has the same text as {texts[doc.text]}; indexed once")
+            digest = hashlib.blake2b(doc.text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            if digest in texts:
+                raise IngestError(path, f"has the same text as {texts[digest]}; indexed once")
         except IngestError as exc:
             logger.info("%s", exc)  # the caller reports `errors` (`skipped_lines`), once
             errors.append(exc)
             continue
-        texts[doc.text] = path
+        texts[digest] = path
         if doc.doc_id in seen:
             doc_id = path.relative_to(root).as_posix()
             logger.info("%s and %s share a name; using %s", seen[doc.doc_id], path, doc_id)
             doc = dataclasses.replace(doc, doc_id=doc_id)
         seen[doc.doc_id] = path
-        documents.append(doc)
+        documents.append(doc if keep is None else keep(doc))
     if not documents:
         reasons = "; ".join(str(e) for e in errors) or f"no {describe_suffixes()} file in it"
         raise EmptyCorpusError(f"nothing to index in {root}: {reasons}")
@@ -177,40 +182,59 @@ def _read_all(
     paths: Sequence[Path], root: Path, cfg: IngestConfig, known: Mapping[str, Document] | None,
     parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
     not_content: Mapping[str, tuple[str, str]] | None = None,
-) -> list[Document | IngestError]:
-    """Each file's Document or the error that kept it out, in order; the files to parse are
-    parsed by `parse` if given, else in a process pool when there are at least `PARALLEL_FROM`
-    of them. No more than one file's bytes are held here at a time (a pool process reads its
-    files itself)."""
+) -> Iterator[Document | IngestError]:
+    """Each file's Document or the error that kept it out, in order, one at a time; the files to
+    parse are parsed by `parse` if given, else in a process pool when there are at least
+    `PARALLEL_FROM` of them. No more than one file's bytes are held here at a time (a pool
+    process reads its files itself), and no parsed text longer than the caller takes to use it
+    (but `parse`, a Ray cluster's, hands back all its files at once)."""
     outcomes: list[Document | IngestError | None] = [None] * len(paths)
     todo: list[int] = []
     pool = parse is not None or (cfg.parse_workers > 1 and len(paths) >= PARALLEL_FROM)
     for i, path in enumerate(paths):
         try:
-            data, sha256 = _read_bytes(path, cfg)
+            _, sha256 = _read_bytes(path, cfg)
         except IngestError as exc:
             outcomes[i] = exc
             continue
         outcomes[i] = _known(path, root, sha256, known, not_content)
         if outcomes[i] is None:
-            if pool:
-                todo.append(i)
-            else:
-                outcomes[i] = _parse_or_error(path, root, data, sha256)
+            todo.append(i)
     jobs = [(paths[i], root, cfg) for i in todo]
+    parsed: Iterator[Parsed]
     if parse is not None and jobs:
-        parsed = parse(jobs)
-    elif len(jobs) >= PARALLEL_FROM:
+        parsed = _handed_over(parse(jobs))
+    elif pool and len(jobs) >= PARALLEL_FROM:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn")) as executor:
-            parsed = list(executor.map(parse_job, jobs, chunksize=4))
+            yield from _merged(outcomes, todo, executor.map(parse_job, jobs, chunksize=4))
+        return
     else:  # too few to be worth starting processes (one page of a site changed)
-        parsed = [parse_job(job) for job in jobs]
-    for i, outcome in zip(todo, parsed, strict=True):
-        outcomes[i] = _error(outcome) if isinstance(outcome, tuple) else outcome
-    return [o for o in outcomes if o is not None]
+        parsed = map(parse_job, jobs)
+    yield from _merged(outcomes, todo, parsed)
+
+
+def _merged(outcomes: list[Document | IngestError | None], todo: list[int],
+            parsed: Iterable[Parsed]) -> Iterator[Document | IngestError]:
+    """The outcomes in file order, those at `todo` taken from `parsed` as they come."""
+    parsed_iter = iter(parsed)
+    at = set(todo)
+    for i, outcome in enumerate(outcomes):
+        if i in at:
+            got = next(parsed_iter)
+            yield _error(got) if isinstance(got, tuple) else got
+        elif outcome is not None:
+            yield outcome
+        outcomes[i] = None
+
+
+def _handed_over(parsed: list[Parsed]) -> Iterator[Parsed]:
+    """The items of a list in order, each let go of as it is handed on."""
+    parsed.reverse()
+    while parsed:
+        yield parsed.pop()
 
 
 def parse_job(job: ParseJob) -> Parsed:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunk import ChunkTable, SentenceTable
+from rag.chunk import ChunkTable, SentenceTable, chunk_rows
 from rag.config import ChunkConfig, IndexConfig
 from rag.errors import IndexBusyError, IndexMismatchError, IndexNotBuiltError, IndexWriteError
 from rag.index import VectorIndex, load_matrix
@@ -293,7 +293,7 @@ def _scratch_path(matrix: np.ndarray) -> Path | None:
 def _write_generation(index_dir: Path, tmp: Path, stored: StoredIndex) -> Path:
     try:
         _write_jsonl(tmp / "documents.jsonl", (d.to_dict() for d in stored.documents))
-        _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in stored.chunks))
+        _write_jsonl(tmp / "chunks.jsonl", chunk_rows(stored.chunks))
         vector_files = stored.vectors.save(tmp, _VECTORS)
         s = stored.sentences
         with open(tmp / "sentences.npz", "wb") as fh:
@@ -505,6 +505,37 @@ class _DocumentTexts:
                 while self._kept_chars > self._KEEP_CHARS and len(self._kept) > 1:  # the oldest go first
                     self._kept_chars -= len(self._kept.popitem(last=False)[1])
         return text
+
+
+class DocumentSpool:
+    """A build's documents written to a scratch file of the index folder as they are read, each
+    handed back as a `StoredDocument` that reads its text from there when asked: a build held
+    every document's text as a Python string (1.2 GB at a million chunks) from reading the
+    files to writing the index. `close` removes the file; a crashed build's folder goes with the
+    stale ones of the next build that writes."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.folder = index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir()
+        self.path = self.folder / "documents.jsonl"
+        self._out = open(self.path, "wb", buffering=0)  # noqa: SIM115 - open until close()
+        self._lines: list[tuple[int, int]] = []
+        self._at = 0
+        self._texts = _DocumentTexts(self.path, self._lines)
+
+    def add(self, doc: Document) -> StoredDocument:
+        """Write `doc` to the spool; the document that reads its text back from there."""
+        line = (json.dumps(doc.to_dict(), ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+        self._out.write(line)
+        self._lines.append((self._at, len(line)))
+        self._at += len(line)
+        return StoredDocument(doc, self._texts, len(self._lines) - 1, len(doc.text))
+
+    def close(self) -> None:
+        """Remove the file (the documents handed out can still read it while they live)."""
+        self._out.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _read_documents(path: Path) -> tuple[Document, ...]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rag.build
 import rag.index
 import rag.ingest
 import rag.lexical
@@ -1031,3 +1032,78 @@ def test_an_index_written_without_terms_is_read_as_before_and_the_next_build_add
     report = build_index(small_docs, built, HashEmbedder())
     assert report.changed and report.embedded_documents == () and len(report.reused_documents) == 3
     check_stored_terms(load_index(built))
+
+
+def test_a_build_holds_its_documents_texts_on_disk_not_in_memory(
+    small_docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each document's text goes to the build's spool file as it is read: what the build works
+    with reads it back from there (a `StoredDocument`), the chunks are arrays, the embedder gets
+    a part at a time, and the spool is gone when the build is, written or failed."""
+    from rag.chunk import ChunkTable
+    from rag.store import StoredDocument
+
+    index_dir = tmp_path / "index"
+    seen: list[StoredIndex] = []
+    real_write = rag.build.write_index
+
+    def spy(path: Path, stored: StoredIndex) -> Path:
+        seen.append(stored)
+        return real_write(path, stored)
+
+    monkeypatch.setattr(rag.build, "write_index", spy)
+    monkeypatch.setattr(rag.build, "JOURNAL_PART", 3)
+    embedder = CountingEmbedder()
+    build_index(small_docs, index_dir, embedder, SETTINGS[1])
+    (stored,) = seen
+    assert all(type(d) is StoredDocument for d in stored.documents)
+    assert isinstance(stored.chunks, ChunkTable)
+    assert embedder.calls >= len(set(embedder.texts)) / 3 and len(embedder.texts) == len(set(embedder.texts))
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")], "no spool or scratch left"
+    loaded = load_index(index_dir)
+    assert [d.to_dict() for d in loaded.documents] == [d.to_dict() for d in stored.documents]
+    check_consistent(loaded)
+
+    (small_docs / "rockets.txt").write_text("The rocket is new.", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="crashed"):
+        build_index(small_docs, index_dir, FailingEmbedder(), SETTINGS[1])
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")], "the failed build's spool is gone"
+
+
+def test_the_sentence_table_from_chunk_arrays_is_the_one_from_chunks(small_docs: Path, tmp_path: Path) -> None:
+    """`ChunkTable.sentence_table` (numpy, no `Chunk` made) gives `build_sentence_table`'s table:
+    each distinct sentence once, in document order, with the first chunk that holds it."""
+    from rag.chunk import build_sentence_table
+
+    build_index(small_docs, tmp_path / "index", HashEmbedder(), SETTINGS[1])
+    stored = load_index(tmp_path / "index")
+    fast, slow = stored.chunks.sentence_table(), build_sentence_table(stored.documents, list(stored.chunks))
+    assert len(fast) == len(stored.sentences) > len(stored.documents)
+    for name in ("doc", "start", "end", "chunk"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        assert getattr(fast, name).dtype == getattr(slow, name).dtype, name
+
+
+def test_a_build_larger_than_the_index_before_reuses_its_sentence_vectors(tmp_path: Path) -> None:
+    """When the new and changed documents have more sentences than the whole index before, it is
+    the index before's sentences that are keyed: a sentence it held is not embedded again."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    kept = "Herons stand still in shallow water."
+    (docs / "herons.md").write_text(f"# Herons\n\n{kept}\n", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    build_index(docs, index_dir, HashEmbedder())
+    before = load_index(index_dir)
+    row = sentence_texts(before).index(kept)
+    was = np.array(before.sentence_vectors[row])
+    (docs / "herons.md").write_text(f"# Herons\n\n{kept} They wait for fish.\n", encoding="utf-8")
+    for name in ("a", "b", "c"):
+        body = " ".join(f"Page {name} sentence {i} is here." for i in range(6))
+        (docs / f"{name}.md").write_text(f"# Page {name}\n\n{body}\n", encoding="utf-8")
+    embedder = CountingEmbedder()
+    report = build_index(docs, index_dir, embedder)
+    assert set(report.embedded_documents) == {"a", "b", "c", "herons"}
+    assert kept not in embedder.texts and "They wait for fish." in embedder.texts
+    after = load_index(index_dir)
+    assert len(after.sentences) > 2 * len(before.sentences)
+    assert np.array_equal(after.sentence_vectors[sentence_texts(after).index(kept)], was)
