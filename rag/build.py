@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,7 +62,7 @@ class Runner(Protocol):
     `rag.ingest.parse_job`, results in order) and embedding texts (vectors in order). The rest of
     the build is the same, so the index is too (`rag.ray_ingest.RayRunner`: a Ray cluster)."""
 
-    def parse(self, jobs: list[ParseJob]) -> list[Parsed]: ...
+    def parse(self, jobs: list[ParseJob]) -> Iterable[Parsed]: ...
 
     def embed(self, embedder: Embedder, texts: Sequence[str], progress: ProgressCallback | None) -> np.ndarray: ...
 

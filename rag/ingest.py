@@ -91,7 +91,7 @@ sha256 is the file's for a NotContentError, "" for any other error."""
 
 def load_documents(
     docs_dir: Path | str, config: IngestConfig | None = None, known: Mapping[str, Document] | None = None,
-    parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
+    parse: Callable[[list[ParseJob]], Iterable[Parsed]] | None = None,
     not_content: Mapping[str, tuple[str, str]] | None = None,
     keep: Callable[[Document], Document] | None = None,
 ) -> IngestReport:
@@ -180,14 +180,13 @@ def read_document(
 
 def _read_all(
     paths: Sequence[Path], root: Path, cfg: IngestConfig, known: Mapping[str, Document] | None,
-    parse: Callable[[list[ParseJob]], list[Parsed]] | None = None,
+    parse: Callable[[list[ParseJob]], Iterable[Parsed]] | None = None,
     not_content: Mapping[str, tuple[str, str]] | None = None,
 ) -> Iterator[Document | IngestError]:
     """Each file's Document or the error that kept it out, in order, one at a time; the files to
     parse are parsed by `parse` if given, else in a process pool when there are at least
     `PARALLEL_FROM` of them. No more than one file's bytes are held here at a time (a pool
-    process reads its files itself), and no parsed text longer than the caller takes to use it
-    (but `parse`, a Ray cluster's, hands back all its files at once)."""
+    process reads its files itself), and no parsed text longer than the caller takes to use it."""
     outcomes: list[Document | IngestError | None] = [None] * len(paths)
     todo: list[int] = []
     pool = parse is not None or (cfg.parse_workers > 1 and len(paths) >= PARALLEL_FROM)
@@ -203,7 +202,7 @@ def _read_all(
     jobs = [(paths[i], root, cfg) for i in todo]
     parsed: Iterator[Parsed]
     if parse is not None and jobs:
-        parsed = _handed_over(parse(jobs))
+        parsed = iter(parse(jobs))
     elif pool and len(jobs) >= PARALLEL_FROM:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -228,13 +227,6 @@ def _merged(outcomes: list[Document | IngestError | None], todo: list[int],
         elif outcome is not None:
             yield outcome
         outcomes[i] = None
-
-
-def _handed_over(parsed: list[Parsed]) -> Iterator[Parsed]:
-    """The items of a list in order, each let go of as it is handed on."""
-    parsed.reverse()
-    while parsed:
-        yield parsed.pop()
 
 
 def parse_job(job: ParseJob) -> Parsed:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,20 +90,25 @@ class RayRunner:
         self.model_cache = model_cache
         logger.info("Ray cluster with %d CPUs; %d embedding workers", cpus, self.workers)
 
-    def parse(self, jobs: list[ParseJob]) -> list[Parsed]:
+    def parse(self, jobs: list[ParseJob]) -> Iterator[Parsed]:
+        """Each job's outcome, in order, as the cluster returns them: a batch that comes back
+        before its turn waits, pickled, until the ones before it are handed on."""
         import ray
 
         rows = [{"i": i, "job": pickle.dumps(job)} for i, job in enumerate(jobs)]
         ds = ray.data.from_items(rows).map_batches(_parse_batch, batch_size=PARSE_BATCH, num_cpus=1,
                                                    batch_format="numpy")
-        out: list[Parsed | None] = [None] * len(jobs)
+        waiting: dict[int, bytes] = {}
+        at = 0
         for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
             for i, blob in zip(batch["i"], batch["outcome"], strict=True):
-                out[int(i)] = pickle.loads(blob)
-        missing = [jobs[i][0] for i, o in enumerate(out) if o is None]
-        if missing:
-            raise RuntimeError(f"the Ray cluster returned no result for {len(missing)} files, first {missing[0]}")
-        return [o for o in out if o is not None]
+                waiting[int(i)] = bytes(blob)
+            while at in waiting:
+                yield pickle.loads(waiting.pop(at))
+                at += 1
+        if at < len(jobs):
+            raise RuntimeError(f"the Ray cluster returned no result for {len(jobs) - at} files, "
+                               f"first {jobs[at][0]}")
 
     def embed(self, embedder: Embedder, texts: Sequence[str], progress: ProgressCallback | None) -> np.ndarray:
         import ray
