@@ -34,6 +34,10 @@ MODEL_DIR = Path(__file__).parent / "models" / "reader"
 NO_SPAN = -50.0
 """The margin of a window where no span could be chosen (far below any real one)."""
 _LATIN = re.compile(r"[A-Za-z]")
+_AS_TRAINED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+"""Typographic quotes as the ASCII ones the model read in training (98% of the apostrophes and
+double quotes of its data), one character for one, so offsets into the text stay exact: "Xi'an"
+typed by a user and "Xi\u2019an" in a document were different tokens to it."""
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -193,7 +197,7 @@ class ModelReader:
         as if `bonus` higher; a span of nothing but words of `asked` (the question as asked,
         default `question`), or holding two of its words in a row, is not an answer."""
         with self._encode_lock:  # the Rust tokenizer is not documented as thread-safe
-            window, token_rows = self._window(question_ids(self.tokenizer, question), row)
+            window, token_rows = self._window(question_ids(self.tokenizer, question.translate(_AS_TRAINED)), row)
         ids = np.array([window.ids], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
                  "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
@@ -229,7 +233,7 @@ class ModelReader:
     def _encode_row(self, row: int) -> tuple[list[int], list[tuple[int, int]]]:
         index = self.sentences
         base = index.span(row).start
-        enc = self.tokenizer.encode(index.texts[row], add_special_tokens=False)
+        enc = self.tokenizer.encode(index.texts[row].translate(_AS_TRAINED), add_special_tokens=False)
         return list(enc.ids), [(a + base, b + base) for a, b in enc.offsets]
 
     def _best_span(self, row: int, window: Window, token_rows: np.ndarray, logits: np.ndarray,

@@ -308,3 +308,26 @@ def test_a_span_that_restates_a_phrase_of_the_question_is_not_its_answer(pottery
     assert restating.answer is not None and text[restating.answer.start:restating.answer.end] == "four electric"
     plain = reader._best_span(row, window, token_rows, logits, set())
     assert plain.answer is not None and text[plain.answer.start:plain.answer.end] == "wood-fired kiln"
+
+
+def test_typographic_quotes_are_read_as_the_ascii_ones_the_model_was_trained_on(tmp_path: Path) -> None:
+    """A user types "Xi'an" where the document has "Xi’an" (and the model read ASCII quotes in
+    98% of its training data): the model reads the same, to its margin, whichever quotes the
+    question or the document has, and its answer still slices the document's own characters."""
+    curly = "The Xi\u2019an plant opened in 2014. Its \u201cfab\u201d makes memory chips for Samsung\u2019s phones."
+    plain = curly.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
+    readings = []
+    for name, text in (("curly", curly), ("plain", plain)):
+        write_corpus(tmp_path / name / "docs", {"plant.txt": text})
+        build_index(tmp_path / name / "docs", tmp_path / name / "index", HashEmbedder())
+        assistant = Assistant.load(tmp_path / name / "index", reader="model")
+        reader = assistant.reader
+        assert isinstance(reader, ModelReader)
+        row = next(r for r in range(len(reader.sentences)) if "fab" in reader.sentences.texts[r])
+        for question in ("What does the Xi'an fab make?", "What does the Xi\u2019an fab make?"):
+            reading = reader.read_window(question, row)
+            assert reading.answer is not None
+            answer = assistant.documents[0].text[reading.answer.start:reading.answer.end]
+            assert "memory chips" in answer, (name, question, answer)
+            readings.append((reading.answer, round(reading.margin, 4)))
+    assert all(r == readings[0] for r in readings), readings
