@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.chunk import CHUNKER_VERSION, ChunkTable, SentenceTable, chunk_document
+from rag.chunk import CHUNKER_VERSION, ChunkTable, SentenceTable, chunk_document, chunk_rows
 from rag.config import IndexConfig, Settings, default_embedder
 from rag.embed import Embedder, ProgressCallback
 from rag.embedders import make_embedder
@@ -130,14 +130,14 @@ def _build(
     docs_dir: Path | str, index_path: Path, embedder: Embedder, cfg: Settings, progress: Progress | None,
     runner: Runner | None, spool: DocumentSpool | None, began: float,
 ) -> BuildReport:
-    before = _load_previous(index_path)
-    known, known_not_content = _known_files(before)
+    loaded = _load_previous(index_path)
+    known, known_not_content = _known_files(loaded)
     report = load_documents(docs_dir, cfg.ingest, known, None if runner is None else runner.parse,
                             known_not_content, keep=None if spool is None else spool.add)
     not_content = _not_content(report, docs_dir)
     documents = report.documents
-    previous = before if before is not None and _vectors_reusable(before.manifest, embedder, cfg) else None
-    del before, known  # what is not reusable is let go now
+    previous = loaded if loaded is not None and _vectors_reusable(loaded.manifest, embedder, cfg) else None
+    del loaded, known  # what is not reusable is let go now
     old_docs = {d.doc_id: d for d in previous.documents} if previous else {}
     reuse = {
         d.doc_id for d in documents
@@ -157,10 +157,12 @@ def _build(
             (), tuple(sorted(reuse)), (), report.errors, report.skipped,
             time.perf_counter() - began, changed=False,
         )
+    before = None if previous is None else _Before(previous)
+    del previous  # `before` lets go of its vector index once the reused vectors are copied out
     # The chunks as arrays (`ChunkTable`), their texts sliced from the documents when asked: a
     # `Chunk` per chunk held its text a second time. A reused document's rows are the index
     # before's; the others are chunked here, one document at a time.
-    chunks = ChunkTable(documents, _chunk_rows(documents, previous, reuse, cfg))
+    chunks = ChunkTable(documents, _chunk_rows(documents, before, reuse, cfg))
     table = chunks.sentence_table()
     chunk_bounds = _bounds(chunks.doc, len(documents))
     sentence_bounds = _bounds(table.doc, len(documents))
@@ -176,15 +178,15 @@ def _build(
         chunk_counts = {d.doc_id: int(chunk_bounds[i + 1] - chunk_bounds[i]) for i, d in enumerate(documents)}
         chunk_vectors = _DocumentRows("chunk", documents, chunk_counts,
                                       np.empty((len(chunks), embedder.dim), dtype=np.float32))
-        _reused_vectors(previous, reuse, sentence_vectors, chunk_vectors)
-        if previous is not None:  # its vector index (an HNSW graph of 1.7 GB at a million chunks) is done with
-            previous = replace(previous, vectors=NumpyIndex(np.zeros((0, embedder.dim), dtype=np.float32)))
+        if before is not None:
+            _reused_vectors(before, reuse, sentence_vectors, chunk_vectors)
+            before.let_go_of_vectors()  # an HNSW graph of 1.7 GB at a million chunks
         sentences = _Sentences(documents, table, sentence_bounds)
         journal = EmbedJournal(index_path, embedder.name, embedder.dim)
         _embed_fresh(fresh, sentences, chunks, chunk_bounds, embedder, progress, sentence_vectors, chunk_vectors,
-                     _known_sentences(previous, sentences, fresh), journal, runner)
+                     _known_sentences(before, sentences, fresh), journal, runner)
 
-        chunk_terms, sentence_terms = _term_tables(documents, chunks, chunk_bounds, sentences, previous, reuse)
+        chunk_terms, sentence_terms = _term_tables(documents, chunks, chunk_bounds, sentences, before, reuse)
         index_config = _index_config(cfg, len(chunks))
         vectors = build_vector_index(chunk_vectors.filled(), index_config)
         del chunk_vectors  # the index holds them now
@@ -301,51 +303,44 @@ def _same_order(previous: StoredIndex, documents: tuple[Document, ...]) -> bool:
     return [d.doc_id for d in previous.documents] == [d.doc_id for d in documents]
 
 
-def _reused_vectors(
-    previous: StoredIndex | None, reuse: set[str], sentences: _DocumentRows, chunks: _DocumentRows
-) -> None:
+class _Before:
+    """The index before, as this build reuses it: each of its documents' chunk and sentence rows,
+    found once (one sort each, not a pass over every row per document: a re-ingest of one page
+    of a large corpus would otherwise cost documents x rows) for every step that copies a reused
+    document's rows: its chunks, vectors, term rows and known sentences."""
+
+    def __init__(self, stored: StoredIndex) -> None:
+        self.stored = stored
+        self.chunks = (stored.chunks if isinstance(stored.chunks, ChunkTable)
+                       else ChunkTable(stored.documents, chunk_rows(stored.chunks)))
+        self.position = {d.doc_id: i for i, d in enumerate(stored.documents)}
+        self.chunk_rows = _rows_by_group(self.chunks.doc, len(stored.documents))
+        self.sentence_rows = _rows_by_group(stored.sentences.doc, len(stored.documents))
+
+    def let_go_of_vectors(self) -> None:
+        """Drop the chunk vector index, done with once the reused vectors are copied out."""
+        self.stored = replace(self.stored, vectors=NumpyIndex(np.zeros((0, self.stored.vectors.dim), dtype=np.float32)))
+
+
+def _reused_vectors(before: _Before, reuse: set[str], sentences: _DocumentRows, chunks: _DocumentRows) -> None:
     """The sentence and chunk vectors of the documents the index before holds unchanged, into
     their rows of `sentences` and `chunks`."""
-    if previous is None:
-        return
-    doc_ids = [d.doc_id for d in previous.documents]
-    if isinstance(previous.chunks, ChunkTable):
-        chunk_doc = previous.chunks.doc
-    else:
-        index_of = {doc_id: i for i, doc_id in enumerate(doc_ids)}
-        chunk_doc = np.fromiter((index_of[c.doc_id] for c in previous.chunks), dtype=np.int64,
-                                count=len(previous.chunks))
-    # Each document's rows found by one sort, not by a pass over every row per document: a
-    # re-ingest of one page of a large corpus would otherwise cost documents x rows.
-    chunk_rows = _rows_by_group(chunk_doc, len(doc_ids))
-    sentence_rows = _rows_by_group(previous.sentences.doc, len(doc_ids))
-    for i, doc_id in enumerate(doc_ids):
-        if doc_id in reuse:
-            chunks.put(doc_id, previous.vectors.vectors(chunk_rows[i]))
-            sentences.put(doc_id, previous.sentence_vectors[sentence_rows[i]])
+    for doc_id in reuse:
+        i = before.position[doc_id]
+        chunks.put(doc_id, before.stored.vectors.vectors(before.chunk_rows[i]))
+        sentences.put(doc_id, before.stored.sentence_vectors[before.sentence_rows[i]])
 
 
 def _chunk_rows(
-    documents: Sequence[Document], previous: StoredIndex | None, reuse: set[str], cfg: Settings,
+    documents: Sequence[Document], before: _Before | None, reuse: set[str], cfg: Settings,
 ) -> Iterator[dict[str, Any]]:
     """Every chunk as `Chunk.to_dict` writes it, in document order: a reused document's rows
     copied from the index before, the others' chunked here, one document at a time."""
-    if previous is None or not reuse:
-        for doc in documents:
-            yield from (c.to_dict() for c in chunk_document(doc, cfg.chunk))
-        return
-    old = previous.chunks
-    doc_index = {d.doc_id: i for i, d in enumerate(previous.documents)}
-    groups = (old.doc if isinstance(old, ChunkTable)
-              else np.fromiter((doc_index[c.doc_id] for c in old), dtype=np.int64, count=len(old)))
-    by_doc = _rows_by_group(groups, len(previous.documents))
     for doc in documents:
-        if doc.doc_id not in reuse:
+        if before is None or doc.doc_id not in reuse:
             yield from (c.to_dict() for c in chunk_document(doc, cfg.chunk))
-        elif isinstance(old, ChunkTable):
-            yield from (old.row(r) for r in by_doc[doc_index[doc.doc_id]].tolist())
         else:
-            yield from (old[r].to_dict() for r in by_doc[doc_index[doc.doc_id]].tolist())
+            yield from (before.chunks.row(r) for r in before.chunk_rows[before.position[doc.doc_id]].tolist())
 
 
 def _bounds(groups: np.ndarray, n: int) -> np.ndarray:
@@ -377,20 +372,17 @@ class _Sentences:
 
 def _term_tables(
     documents: Sequence[Document], chunks: ChunkTable, chunk_bounds: np.ndarray, sentences: _Sentences,
-    previous: StoredIndex | None, reuse: set[str],
+    before: _Before | None, reuse: set[str],
 ) -> tuple[TermTable, TermTable]:
     """What BM25 reads of each chunk and each sentence, read here so that a server does not read
     every text again at its start (a million chunks took 293 s). A reused document's rows are
     copied from the index before; only new and changed documents are read."""
     old: tuple[TermTable, TermTable] | None = None
     old_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if (previous is not None and previous.chunk_terms is not None and previous.sentence_terms is not None
-            and isinstance(previous.chunks, ChunkTable)):
-        old = (previous.chunk_terms, previous.sentence_terms)
-        n = len(previous.documents)
-        by_chunk, by_sentence = _rows_by_group(previous.chunks.doc, n), _rows_by_group(previous.sentences.doc, n)
-        old_rows = {d.doc_id: (by_chunk[i], by_sentence[i]) for i, d in enumerate(previous.documents)
-                    if d.doc_id in reuse}
+    if before is not None and before.stored.chunk_terms is not None and before.stored.sentence_terms is not None:
+        old = (before.stored.chunk_terms, before.stored.sentence_terms)
+        old_rows = {doc_id: (before.chunk_rows[before.position[doc_id]], before.sentence_rows[before.position[doc_id]])
+                    for doc_id in reuse}
     chunk_terms = TermTableBuilder(() if old is None else old[0].words)
     sentence_terms = TermTableBuilder(() if old is None else old[1].words)
     for i, doc in enumerate(documents):
@@ -539,15 +531,16 @@ class _KnownSentences:
         return self._rows.get(key)
 
 
-def _known_sentences(previous: StoredIndex | None, sentences: _Sentences, fresh: list[int]) -> _KnownSentences | None:
-    if previous is None or not fresh:
+def _known_sentences(before: _Before | None, sentences: _Sentences, fresh: list[int]) -> _KnownSentences | None:
+    if before is None or not fresh:
         return None
+    previous = before.stored
     n_fresh = sum(len(sentences.rows(i)) for i in fresh)
     wanted: set[int] | None = None
     if len(previous.sentences) > n_fresh:
         wanted = {hash(text) for i in fresh for text in sentences.texts(i)}
     rows: dict[bytes, int] = {}
-    for d, doc_rows in enumerate(_rows_by_group(previous.sentences.doc, len(previous.documents))):
+    for d, doc_rows in enumerate(before.sentence_rows):
         if not len(doc_rows):
             continue
         text = previous.documents[d].text

@@ -280,7 +280,7 @@ class ChunkTable(Sequence[Chunk]):
         if not 0 <= i < len(self):
             raise IndexError(f"chunk {i} of {len(self)}")
         d, a, b = int(self.doc[i]), int(self.start[i]), int(self.end[i])
-        spans = self.spans[self._first[i]:self._first[i + 1]].tolist()
+        spans = self._span_rows(i).tolist()
         return Chunk(self.chunk_ids[i], self._doc_ids[d], self.documents[d].text[a:b], a, b, int(self.n_tokens[i]),
                      tuple(Span(s, e) for s, e in spans))
 
@@ -294,15 +294,18 @@ class ChunkTable(Sequence[Chunk]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def _span_rows(self, i: int) -> np.ndarray:
+        return self.spans[self._first[i]:self._first[i + 1]]
+
     def spans_of(self, i: int) -> list[tuple[int, int]]:
         """Chunk i's sentences as (start, end) pairs."""
-        return [(a, b) for a, b in self.spans[self._first[i]:self._first[i + 1]].tolist()]
+        return [(a, b) for a, b in self._span_rows(i).tolist()]
 
     def row(self, i: int) -> dict[str, Any]:
         """Chunk i as `Chunk.to_dict` writes it, without reading its text."""
         return {"chunk_id": self.chunk_ids[i], "doc_id": self._doc_ids[int(self.doc[i])],
                 "start": int(self.start[i]), "end": int(self.end[i]), "n_tokens": int(self.n_tokens[i]),
-                "sentences": self.spans[self._first[i]:self._first[i + 1]].tolist()}
+                "sentences": self._span_rows(i).tolist()}
 
     def sentence_table(self) -> SentenceTable:
         """The distinct sentences of the chunks, each with its first chunk: `build_sentence_table`

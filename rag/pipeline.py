@@ -217,18 +217,18 @@ class Assistant:
         if earlier is None:
             return Query(question, question, self.embedder.embed([question])[0]), None
         resolved = resolve_query(question, turns, carried, lean=True)
-        if needs_history(question):
-            vectors = self.embedder.embed([question, resolved])
-        else:  # short, and nothing in it points back: where does it land alone?
-            vectors = self.embedder.embed([question])
+        points_back = needs_history(question)
+        # Both texts embedded in one call when both will be searched.
+        vectors = list(self.embedder.embed([question, resolved] if points_back else [question]))
         alone = Query(question, question, vectors[0])
         alone_found = self.retriever.retrieve(alone)
-        if not needs_history(question) and (
+        if not points_back and (  # short, and nothing in it points back: where did it land alone?
             not alone_found or not earlier.citations or alone_found[0].doc_id != earlier.citations[0].doc_id
         ):
             return alone, alone_found
-        leaning = Query(question, resolved, vectors[1] if len(vectors) > 1 else self.embedder.embed([resolved])[0],
-                        carried)
+        if not points_back:
+            vectors.append(self.embedder.embed([resolved])[0])
+        leaning = Query(question, resolved, vectors[1], carried)
         leaning_found = self.retriever.retrieve(leaning)
         if alone_found and (not leaning_found or alone_found[0].dense >= leaning_found[0].dense):
             return alone, alone_found
