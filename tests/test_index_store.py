@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -941,6 +942,28 @@ def test_index_kind_follows_corpus_size_and_approximate_kinds_find_the_neighbour
     # The search-time parameter of the config is the one in force after a load.
     narrow = {"hnsw": IndexConfig(kind=kind, hnsw_ef_search=1), "ivf": IndexConfig(kind=kind, ivf_nprobe=1)}
     assert recall(narrow[kind]) < recall(approximate)
+
+
+def test_an_hnsw_graph_of_the_same_vectors_is_the_same_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `exact_up_to` the index is a graph; up to `ONE_THREAD_GRAPH_UP_TO` one thread
+    builds it, so the same vectors give the same file (and the same answers near a tie)."""
+    import faiss
+
+    import rag.index_faiss
+    from rag.index_faiss import ONE_THREAD_GRAPH_UP_TO, FaissHnswIndex
+
+    threads: list[int] = []
+    real = faiss.omp_set_num_threads
+    monkeypatch.setattr(faiss, "omp_set_num_threads", lambda n: (threads.append(n), real(n))[1])
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((4_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for name in ("a", "b"):
+        build_vector_index(vectors, IndexConfig(kind="hnsw")).save(tmp_path, name)
+    assert threads[0] == 1, "the graph was built on more than one thread"
+    assert (tmp_path / "a.faiss").read_bytes() == (tmp_path / "b.faiss").read_bytes()
+    assert FaissHnswIndex._build_threads(ONE_THREAD_GRAPH_UP_TO + 1) == (os.cpu_count() or 1)
+    assert rag.index_faiss.FaissFlatIndex._build_threads(ONE_THREAD_GRAPH_UP_TO) == (os.cpu_count() or 1)
 
 
 def test_a_build_with_another_index_kind_rebuilds_the_index_and_reuses_the_vectors(
