@@ -1,20 +1,30 @@
-"""Markdown files (.md): front matter as metadata, headings as plain words and as sections."""
+"""Markdown files (.md), parsed as CommonMark with tables (markdown-it-py): the text a reader of
+the rendered page sees, so no markup reaches a quote.
+
+Front matter is metadata (its `title` the title, else the first heading's). Each block is a
+paragraph: headings (also sections), paragraphs, list items, block quotes, a table row a line
+of its cells ("Wednesday hills 38 km", as an HTML table's), code blocks whole with their lines
+and without their fences (a "# comment" inside one is code, not a heading). Inline markup goes,
+its words stay: emphasis, `code` spans, a link's text (not its address), an image's alt text;
+inline HTML tags go, an HTML block is read as HTML text.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from rag.format_text import decode_text
 from rag.types import ExtractedText
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
-# A closing run of # counts only after a blank (CommonMark): "# Learn C#" keeps its #.
-_MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
+_BLOCK = "\n\n"
 
 
 def read_markdown(path: Path, data: bytes) -> ExtractedText:
-    """Front matter becomes metadata (its `title` the title), else the first heading is the title."""
+    """The rendered text, one paragraph a block; the title from front matter or the first heading."""
     raw = decode_text(path, data)
     metadata: dict[str, str] = {}
     title = ""
@@ -26,11 +36,65 @@ def read_markdown(path: Path, data: bytes) -> ExtractedText:
                 metadata[key.strip().lower()] = value.strip().strip("\"'")
         raw = raw[front.end():]
         title = metadata.pop("title", "")
-    heading = _MD_HEADING.search(raw)
-    if heading and not title:
-        title = heading.group(2)
-    # Headings keep their words, a paragraph of their own; the # marks are markup, not text.
-    # (Code fences are not told apart: a "# comment" line in one reads as a heading.)
-    headings = tuple((len(m.group(1)), m.group(2)) for m in _MD_HEADING.finditer(raw))
-    text = _MD_HEADING.sub(lambda m: f"\n{m.group(2)}\n", raw)
-    return ExtractedText(text, title, tuple(sorted(metadata.items())), headings)
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(raw)
+    headings: list[tuple[int, str]] = []
+    text = "".join(_blocks(tokens, headings))
+    if headings and not title:
+        title = headings[0][1]
+    return ExtractedText(text, title, tuple(sorted(metadata.items())), tuple(headings))
+
+
+def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]]) -> Iterator[str]:
+    """Each block's text with a paragraph break before it; a table row's cells on one line."""
+    heading = 0  # the level of the heading being read, else 0
+    row: list[str] | None = None
+    for token in tokens:
+        kind = token.type
+        if kind == "heading_open":
+            heading = int(token.tag[1])
+        elif kind == "heading_close":
+            heading = 0
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close" and row is not None:
+            yield _BLOCK + " ".join(cell for cell in row if cell)
+            row = None
+        elif kind == "inline":
+            words = _inline(token.children or ())
+            if row is not None:
+                row.append(" ".join(words.split()))
+                continue
+            if heading:
+                words = " ".join(words.split())
+                if words:
+                    headings.append((heading, words))
+            yield _BLOCK + words
+        elif kind in ("fence", "code_block"):
+            yield _BLOCK + token.content.rstrip("\n")
+        elif kind == "html_block":
+            yield _BLOCK + _html_text(token.content)
+
+
+def _inline(children: Sequence[Any]) -> str:
+    """An inline run's words without its markup."""
+    out: list[str] = []
+    for child in children:
+        kind = child.type
+        if kind in ("text", "code_inline"):
+            out.append(child.content)
+        elif kind == "softbreak":
+            out.append(" ")
+        elif kind == "hardbreak":
+            out.append("\n")
+        elif kind == "image":
+            out.append(_inline(child.children or ()))  # the alt text
+        # Emphasis, links and inline HTML tags are markup: their words (children) are read above.
+    return "".join(out)
+
+
+def _html_text(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser").get_text(" ", strip=True)

@@ -23,12 +23,13 @@ class FileFormat:
     suffixes: tuple[str, ...]
     read: Callable[[Path, bytes], ExtractedText]
     text_is_source: bool
-    """The file itself is the text a quote is checked against (plain text, Markdown)."""
+    """The file itself is the text a quote is checked against (plain text; Markdown is read as
+    rendered, like HTML)."""
 
 
 FORMATS: tuple[FileFormat, ...] = (
     FileFormat("text", (".txt",), read_text, text_is_source=True),
-    FileFormat("markdown", (".md",), read_markdown, text_is_source=True),
+    FileFormat("markdown", (".md",), read_markdown, text_is_source=False),
     FileFormat("html", (".html", ".htm"), read_html, text_is_source=False),
     FileFormat("pdf", (".pdf",), read_pdf, text_is_source=False),
     FileFormat("docx", (".docx",), read_docx, text_is_source=False),

@@ -57,7 +57,7 @@ LONG_QUESTION = "When was the quokka island colony counted by volunteers?"
 WALRUS_DOC = "# Walrus guide\n\n" + "\n\n".join(
     f"## Part {n}\n\nThe walrus guide part {n} describes the ice floes, the herds and the long swims of the "
     "animals along the coast in spring, summer and autumn." for n in range(1, 13)
-) + ("\n\n## Diet\n\nIn the Arctic winter, walruses eat <b>clams</b> from the sea floor, up to 6,000 a day."
+) + ("\n\n## Diet\n\nIn the Arctic winter, walruses eat `<b>clams</b>` from the sea floor, up to 6,000 a day."
      "\n\nThey find them with their whiskers.")
 WALRUS_QUESTION = "What do walruses eat in the Arctic winter?"
 SERVED: dict[str, Path] = {}

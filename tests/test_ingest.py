@@ -159,6 +159,37 @@ def test_markdown_heading_keeps_a_hash_that_belongs_to_a_word(tmp_path: Path) ->
     assert doc.text == "Learn C#\n\nC# is a language."
 
 
+def test_markdown_is_read_as_rendered_no_markup_in_the_text(tmp_path: Path) -> None:
+    """Emphasis, code spans, links and images leave their words, not their marks; a table row is
+    a line of its cells; a code block keeps its lines, and a "# comment" in it is no heading."""
+    content = (
+        "# Cycling *club*\n\n"
+        "Meet at **Old Fig** cafe, see [the map](https://example.org/map \"Map\") and run `ride --list`.\n"
+        "Bring ![a helmet](helmet.png) and <span>water</span>.\n\n"
+        "| Ride | Distance |\n|---|---|\n| Wednesday hills | 38 km |\n| Sunday *flat* | 60 km |\n\n"
+        "- first item\n- second __item__\n\n"
+        "> Quoted words.\n\n"
+        "```sh\n# not a heading\nride --list\n```\n\n"
+        "<div class=\"note\">A <b>boxed</b> note.</div>\n\n"
+        "## Rules ##\n\nStay ~~left~~ right.\n"
+    )
+    doc = load_one(tmp_path, "club.md", content)
+    assert doc.title == "Cycling club"
+    assert doc.text.split("\n\n") == [
+        "Cycling club",
+        "Meet at Old Fig cafe, see the map and run ride --list. Bring a helmet and water.",
+        "Ride Distance", "Wednesday hills 38 km", "Sunday flat 60 km",
+        "first item", "second item",
+        "Quoted words.",
+        "# not a heading\nride --list",
+        "A boxed note.",
+        "Rules",
+        "Stay left right.",
+    ]
+    assert [path for _, path in doc.sections] == ["Cycling club", "Cycling club › Rules"]
+    assert not set("*_[]()`|<>~") & set(doc.text.replace("# not a heading", "").replace("ride --list", ""))
+
+
 def test_html_drops_script_and_style_and_uses_the_title(small_docs: Path) -> None:
     doc = by_id(load_documents(small_docs).documents)["cheese"]
     assert doc.title == "Cheese making"
