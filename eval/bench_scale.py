@@ -9,7 +9,8 @@ the page; copy k > 0 drops one of its sections and shuffles the rest (a page of 
 fewer: the last section's paragraphs shuffled), seeded by (page, k), and a copy that comes out
 like one already written is skipped, so no two documents are the same, yet their sentences are
 the manual's own. Copies are added until the corpus has about N chunks, written as Markdown (the
-page's title, then each section under its heading) and indexed by `rag ingest` as a user would.
+page's title, then each section under its heading, its text in a code fence so that Markdown
+reads it back as it was) and indexed by `rag ingest` as a user would.
 Then one page is changed and ingested again, and `rag serve` is asked the manual's tuning
 questions.
 
@@ -29,6 +30,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +80,19 @@ def sections(doc: Any) -> list[tuple[str, str]]:
     return out
 
 
+def _escaped(heading: str) -> str:
+    """A heading in Markdown that reads back as these words ("__main__" is not bold "main")."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", heading)
+
+
+def _fenced(text: str) -> str:
+    """A section's text in Markdown that reads back as this text: the manual's text is not
+    Markdown (its `*args`, `>>>` and indented lines would be read as markup), so it goes in a
+    code fence longer than any run of backticks inside it."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence}\n{text}\n{fence}"
+
+
 def perturbed_corpus(stored: Any, n_chunks: int, target: Path, seed: int = 0) -> dict[str, int]:
     """Write about `n_chunks` chunks' worth of perturbed page copies into `target` (fresh), as
     Markdown: the page's title, then its sections, each under its heading. Copy 0 is the page;
@@ -109,14 +124,15 @@ def perturbed_corpus(stored: Any, n_chunks: int, target: Path, seed: int = 0) ->
                 paragraphs = parts[-1][1].split("\n\n")
                 rng.shuffle(paragraphs)
                 parts[-1] = (parts[-1][0], "\n\n".join(paragraphs))
-            body = "\n\n".join(f"## {heading}\n\n{text}" if heading else text for heading, text in parts)
+            body = "\n\n".join(f"## {_escaped(heading)}\n\n{_fenced(text)}" if heading else _fenced(text)
+                                 for heading, text in parts)
             digest = hashlib.sha256(body.encode("utf-8")).digest()
             if digest in written:
                 continue  # `rag ingest` would index it once: not a new page
             written.add(digest)
             path = target / f"copy-{copy:04d}" / f"{doc.doc_id.replace('/', '__')}.md"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(f"# {doc.title}\n\n{body}\n", encoding="utf-8")
+            path.write_text(f"# {_escaped(doc.title)}\n\n{body}\n", encoding="utf-8")
             total += per_doc[doc.doc_id]
             pages += 1
         copy += 1
