@@ -215,7 +215,10 @@ def test_bench_scale_corpora_are_new_pages_of_sentences_already_embedded(tmp_pat
     from eval.bench_scale import perturbed_corpus
 
     seed = tmp_path / "seed"
-    build_index(write_corpus(tmp_path / "docs", GUIDES), seed, HashEmbedder())
+    # Text that is not Markdown: the copies are Markdown, and must read back as this text.
+    code = {"code.md": "# Code guide\n\nCall f(\\*args, \\*\\*kwargs) from \\_\\_main\\_\\_ with `x` set.\n\n"
+                       "```\n>>> print(1)\n1\n    an indented line\n1. not a list\n| not | a table |\n```\n"}
+    build_index(write_corpus(tmp_path / "docs", {**GUIDES, **code}), seed, HashEmbedder())
     stored = load_index(seed)
     wanted = 3 * len(stored.chunks)
     corpus = perturbed_corpus(stored, wanted, tmp_path / "copies")
@@ -227,7 +230,7 @@ def test_bench_scale_corpora_are_new_pages_of_sentences_already_embedded(tmp_pat
     scaled = load_index(index)
     assert abs(len(scaled.chunks) - wanted) <= 0.1 * wanted
     texts = [d.text for d in scaled.documents]
-    assert len(set(texts)) == len(texts) == 4 * 3
+    assert len(set(texts)) == len(texts) == 5 * 3
     assert counting.texts == []
     assert load_index(seed).manifest == stored.manifest  # the seed index is untouched
 
