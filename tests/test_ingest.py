@@ -171,6 +171,8 @@ def test_markdown_is_read_as_rendered_no_markup_in_the_text(tmp_path: Path) -> N
         "> Quoted words.\n\n"
         "```sh\n# not a heading\nride --list\n```\n\n"
         "<div class=\"note\">A <b>boxed</b> note.</div>\n\n"
+        "<table><tr><th>Ride</th><th>Climb</th></tr><tr><td>Friday loop</td><td>400 m</td></tr></table>\n\n"
+        "<script>alert(1)</script>\n\n"
         "## Rules ##\n\nStay ~~left~~ right.\n"
     )
     doc = load_one(tmp_path, "club.md", content)
@@ -183,6 +185,7 @@ def test_markdown_is_read_as_rendered_no_markup_in_the_text(tmp_path: Path) -> N
         "Quoted words.",
         "# not a heading\nride --list",
         "A boxed note.",
+        "Ride Climb", "Friday loop 400 m",
         "Rules",
         "Stay left right.",
     ]
