@@ -443,10 +443,10 @@ def _embed_fresh(
                 copied_from.append(source)
                 continue
             first[key] = r
-            before = known.row(key) if known is not None else None
-            if before is not None:
+            known_row = known.row(key) if known is not None else None
+            if known_row is not None:
                 known_at.append(r)
-                known_from.append(before)
+                known_from.append(known_row)
             elif key in resumed:
                 journaled.append((r, resumed[key]))
             else:

@@ -236,9 +236,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     name = args.name or args.questions.stem
     folder = args.docs.resolve()
     digest = hashlib.sha1(str(folder).encode()).hexdigest()[:8]
-    slug = (args.embedder or default_embedder(backend_from_env())).rsplit("/", 1)[-1].replace(":", "-")
+    backend = backend_from_env()
+    slug = (args.embedder or default_embedder(backend)).rsplit("/", 1)[-1].replace(":", "-")
     index = args.index or Path("eval/.cache") / f"{folder.name}-{digest}-{slug}"
-    embedder_name = args.embedder or index_embedder(index, backend_from_env())
+    embedder_name = args.embedder or index_embedder(index, backend)
     embedder = _embedder(embedder_name)
     report = build_index(args.docs, index, embedder, command_settings(), progress=TqdmProgress())
     print_errors(report.errors, args.docs)

@@ -35,16 +35,20 @@ what was exact (and so reproducible) before graphs began at 10,000 vectors stays
 One thread builds the Python manual's 14,872 vectors in 2.1 s, 98,000 in 20 s (9.5 s on two)."""
 
 
-def _threads_for(n_queries: int) -> None:
+def _threads_for(n: int, one_thread_up_to: int = FEW_QUERIES) -> None:
+    """FAISS's threads for a search of `n` queries, or a build of `n` vectors: one up to
+    `one_thread_up_to`, every core beyond."""
     import faiss
 
-    faiss.omp_set_num_threads(1 if n_queries <= FEW_QUERIES else os.cpu_count() or 1)
+    faiss.omp_set_num_threads(1 if n <= one_thread_up_to else os.cpu_count() or 1)
 
 
 class FaissIndex:
     """A FAISS index of one of the kinds below; built by `build`, read by `load`."""
 
     kind = "faiss"
+    one_thread_build_up_to = FEW_QUERIES
+    """A build of more vectors than this uses every core (training an IVF index, adding)."""
 
     def __init__(self, index: Any) -> None:
         self._index = index
@@ -53,9 +57,7 @@ class FaissIndex:
     def build(cls, vectors: np.ndarray, config: IndexConfig | None = None) -> FaissIndex:
         check_vectors(vectors)
         cfg = IndexConfig() if config is None else config
-        import faiss
-
-        faiss.omp_set_num_threads(cls._build_threads(len(vectors)))
+        _threads_for(len(vectors), cls.one_thread_build_up_to)
         index = cls._empty(vectors, cfg)
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -81,11 +83,6 @@ class FaissIndex:
         import faiss
 
         return faiss.IndexFlatIP(vectors.shape[1])
-
-    @staticmethod
-    def _build_threads(n_vectors: int) -> int:
-        """Training (IVF) and adding use every core."""
-        return 1 if n_vectors <= FEW_QUERIES else os.cpu_count() or 1
 
     def _tune(self, config: IndexConfig) -> None:
         """Apply the search-time parameters after a load."""
@@ -133,6 +130,7 @@ class FaissHnswIndex(FaissIndex):
     """An HNSW graph: approximate, fast at millions of vectors (M, efConstruction, efSearch from the config)."""
 
     kind = "hnsw"
+    one_thread_build_up_to = ONE_THREAD_GRAPH_UP_TO
 
     @classmethod
     def _empty(cls, vectors: np.ndarray, config: IndexConfig) -> Any:
@@ -142,10 +140,6 @@ class FaissHnswIndex(FaissIndex):
         index.hnsw.efConstruction = config.hnsw_ef_construction
         index.hnsw.efSearch = config.hnsw_ef_search
         return index
-
-    @staticmethod
-    def _build_threads(n_vectors: int) -> int:
-        return 1 if n_vectors <= ONE_THREAD_GRAPH_UP_TO else FaissIndex._build_threads(n_vectors)
 
     def _tune(self, config: IndexConfig) -> None:
         import faiss

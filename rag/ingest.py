@@ -14,6 +14,7 @@ from pathlib import Path
 from rag.config import IngestConfig
 from rag.errors import EmptyCorpusError, IngestError, NotContentError
 from rag.formats import describe_suffixes, format_for, supported_suffixes
+from rag.journal import text_key
 from rag.types import SECTION_SEPARATOR, Document
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def load_documents(
             if isinstance(outcome, IngestError):
                 raise outcome
             doc = outcome
-            digest = hashlib.blake2b(doc.text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            digest = text_key(doc.text)
             if digest in texts:
                 raise IngestError(path, f"has the same text as {texts[digest]}; indexed once")
         except IngestError as exc:

@@ -962,8 +962,11 @@ def test_an_hnsw_graph_of_the_same_vectors_is_the_same_graph(tmp_path: Path, mon
         build_vector_index(vectors, IndexConfig(kind="hnsw")).save(tmp_path, name)
     assert threads[0] == 1, "the graph was built on more than one thread"
     assert (tmp_path / "a.faiss").read_bytes() == (tmp_path / "b.faiss").read_bytes()
-    assert FaissHnswIndex._build_threads(ONE_THREAD_GRAPH_UP_TO + 1) == (os.cpu_count() or 1)
-    assert rag.index_faiss.FaissFlatIndex._build_threads(ONE_THREAD_GRAPH_UP_TO) == (os.cpu_count() or 1)
+    threads.clear()
+    rag.index_faiss._threads_for(ONE_THREAD_GRAPH_UP_TO + 1, FaissHnswIndex.one_thread_build_up_to)
+    assert threads == [os.cpu_count() or 1], "a larger graph is built on every core"
+    rag.index_faiss._threads_for(ONE_THREAD_GRAPH_UP_TO, rag.index_faiss.FaissFlatIndex.one_thread_build_up_to)
+    assert threads[1:] == [os.cpu_count() or 1], "other kinds build on every core"
 
 
 def test_a_build_with_another_index_kind_rebuilds_the_index_and_reuses_the_vectors(
