@@ -11,6 +11,9 @@ Two steps, because the GPU machine has torch but not this project's environment 
 `CURVE_DEVICE=cpu CURVE_QUESTIONS=20 python eval/reader_curve.py run .curve --out DIR --variants
 smoke` checks the script here in two minutes (3 steps, 20 questions). `CURVE_SECONDS` (480) is
 when unfinished recipes are stopped; each keeps a checkpoint every 500 steps in /tmp/curve.
+`CURVE_EXPORT=1` also writes each recipe's int8 ONNX file into DIR, in parts of 10 MB
+(`cat NAME.onnx.* > reader.onnx`), to read it through the whole pipeline here; `CURVE_SCORE=0`
+leaves the scoring out.
 
 The score is the reader's own, with the right paragraph given (SQuAD 2.0's dev protocol, not the
 whole pipeline's): for an answerable squad-public question, the paragraph holding its answer; for
@@ -45,6 +48,7 @@ DEVICE = os.environ.get("CURVE_DEVICE", "cuda")
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
 VARIANTS: dict[str, dict[str, Any]] = {
     "smoke": {"steps": 3},
+    "smoke-groups": {"steps": 3, "groups": 4, "shared_norm": 1.0},
     "shipped": {},
     "flip": {"flip_meaning": 0.5},
     "steps6k": {"steps": 6000},
@@ -52,6 +56,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "layers6": {"layers": 6},
     "layers3-len64-steps4k": {"layers": 3, "max_len": 64, "steps": 4000},
     "more-negatives": {"flip_meaning": 0.5, "cut_sentence": 0.5, "near_miss_windows": 0.7},
+    "groups": {"groups": 4},
+    "groups-shared": {"groups": 4, "shared_norm": 1.0},
+    "groups-shared-extra": {"groups": 4, "shared_norm": 1.0, "batch": 48},
+    "groups-shared-extra-0.3": {"groups": 4, "shared_norm": 0.3, "batch": 48},
+    "seed14": {"seed": 14},
+    "layers6-seed14": {"layers": 6, "seed": 14},
+    "layers5": {"layers": 5},
 }
 """Recipes: TrainConfig fields changed from the shipped model's."""
 
@@ -119,9 +130,17 @@ def train_variant(name: str, packed: Path, minilm: Path, work: Path, out: Path, 
     began = time.time()
     train_reader.train(packed / "train.jsonl.gz", work / name, cfg, checkpoint_every=500, device=DEVICE)
     print(f"[{name}] trained in {time.time() - began:.0f} s", flush=True)
-    result = score_variant(name, packed, minilm, work, read_len)
-    (out / f"{name}.json").write_text(json.dumps(result) + "\n")
-    print(json.dumps(result), flush=True)
+    if os.environ.get("CURVE_SCORE", "1") != "0":
+        result = score_variant(name, packed, minilm, work, read_len)
+        (out / f"{name}.json").write_text(json.dumps(result) + "\n")
+        print(json.dumps(result), flush=True)
+    if os.environ.get("CURVE_EXPORT"):
+        # The int8 ONNX file, to be read through the whole pipeline where the project runs; in
+        # parts, since the GPU machine hands back files of at most 16 MiB.
+        model = train_reader.export(work / name / "final.pt", cfg, work / name / "model", work / name)
+        data = model.read_bytes()
+        for k in range(0, len(data), 10_000_000):
+            (out / f"{name}.onnx.{k // 10_000_000}").write_bytes(data[k:k + 10_000_000])
 
 
 def paragraphs(text: str) -> list[tuple[int, str]]:
@@ -236,6 +255,8 @@ def run(packed: Path, out: Path, names: list[str], read_len: int) -> None:
             lines = (work / f"{n}.log").read_text().splitlines()
             log.write(f"== {n}\n" + "\n".join(lines) + "\n")
             print(f"[{n}] " + " | ".join(lines[-2:]), flush=True)
+    for part in results_dir.glob("*.onnx.*"):
+        shutil.copyfile(part, out / part.name)
     results = [json.loads(f.read_text()) for n in names if (f := results_dir / f"{n}.json").exists()]
     for result in results:
         print(json.dumps(result), flush=True)
@@ -255,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="train the recipes on a GPU and score them")
     r.add_argument("folder", type=Path)
     r.add_argument("--out", type=Path, required=True)
-    r.add_argument("--variants", nargs="+", default=[v for v in VARIANTS if v != "smoke"], choices=list(VARIANTS))
+    r.add_argument("--variants", nargs="+", default=[v for v in VARIANTS if not v.startswith("smoke")], choices=list(VARIANTS))
     r.add_argument("--read-len", type=int, default=96, help="tokens of a window read (the pipeline reads 96)")
     args = parser.parse_args(argv)
     if args.command == "pack":

@@ -10,7 +10,7 @@ the F1 of its span (every span trusted, nothing declined: the rules compared, no
 pipeline's figures) and the windows read a question for each (W, T, R), the shipped settings
 marked.
 
-    python eval/window_choice.py [--set NAME] [--windows-recorded 5]
+    python eval/window_choice.py [--set NAME] [--windows-recorded 5] [--model DIR]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from rag.evaluate import read_questions  # noqa: E402
 from rag.metrics import best_f1, holds_answer  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.read_heuristic import HeuristicReader, SentenceIndex  # noqa: E402
-from rag.read_model import ModelReader  # noqa: E402
+from rag.read_model import MODEL_DIR, ModelReader  # noqa: E402
 from rag.store import load_index  # noqa: E402
 from rag.types import Query  # noqa: E402
 
@@ -105,6 +105,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", action="append", choices=sorted(SETS), help="only these sets (default: all)")
     parser.add_argument("--windows-recorded", type=int, default=int(max(GRID["windows"])))
+    parser.add_argument("--model", type=Path, default=MODEL_DIR, help="the model folder (default: the shipped one)")
     args = parser.parse_args()
     shipped = ModelReaderConfig()
     embedder = make_embedder(default_embedder())
@@ -119,7 +120,8 @@ def main() -> int:
         stored = load_index(index)
         sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors,
                                   stored.sentence_terms)
-        reader = RecordingReader(sentences, HeuristicReader(sentences), shipped, recorded=args.windows_recorded)
+        reader = RecordingReader(sentences, HeuristicReader(sentences), shipped, args.model,
+                                 recorded=args.windows_recorded)
         assistant = Assistant.load(index, embedder, reader=reader)
         rows = []
         for q in read_questions(questions_path):
