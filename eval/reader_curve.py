@@ -48,7 +48,6 @@ DEVICE = os.environ.get("CURVE_DEVICE", "cuda")
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
 VARIANTS: dict[str, dict[str, Any]] = {
     "smoke": {"steps": 3},
-    "smoke-groups": {"steps": 3, "groups": 4, "shared_norm": 1.0},
     "shipped": {},
     "flip": {"flip_meaning": 0.5},
     "steps6k": {"steps": 6000},
@@ -56,10 +55,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "layers6": {"layers": 6},
     "layers3-len64-steps4k": {"layers": 3, "max_len": 64, "steps": 4000},
     "more-negatives": {"flip_meaning": 0.5, "cut_sentence": 0.5, "near_miss_windows": 0.7},
-    "groups": {"groups": 4},
-    "groups-shared": {"groups": 4, "shared_norm": 1.0},
-    "groups-shared-extra": {"groups": 4, "shared_norm": 1.0, "batch": 48},
-    "groups-shared-extra-0.3": {"groups": 4, "shared_norm": 0.3, "batch": 48},
     "seed14": {"seed": 14},
     "layers6-seed14": {"layers": 6, "seed": 14},
     "layers5": {"layers": 5},

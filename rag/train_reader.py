@@ -24,7 +24,6 @@ position 0, the [CLS] token, for "no answer here"):
 from __future__ import annotations
 
 import argparse
-import bisect
 import gzip
 import hashlib
 import json
@@ -33,11 +32,10 @@ import re
 import sys
 import time
 from dataclasses import asdict, dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from rag.reader_windows import assemble, load_tokenizer, question_ids, windows
+from rag.reader_windows import load_tokenizer, question_ids, windows
 
 SMALL_TALK = (
     "hi", "hello", "hey there", "good morning", "thanks", "thank you!", "thanks, bye!", "bye",
@@ -81,17 +79,6 @@ class TrainConfig:
     init: str = ""
     """Weights to start from (the final.pt of an earlier run); "" starts from all-MiniLM-L6-v2's
     encoder and a new head."""
-    groups: int = 0
-    """Questions of each batch read as the pipeline reads them (`build_groups`): windows of
-    `group_len` tokens centred on the answer's sentence and on the sentences of its context
-    sharing most words with the question. 0: none (the windows of `build_examples` only)."""
-    group_size: int = 4
-    """Windows of a group at most: the answer's and the sentences the question's words point to."""
-    group_len: int = 96
-    shared_norm: float = 0.0
-    """Weight of the group's shared normalisation: the answer's start and end against every
-    context token of all the group's windows (one softmax over the windows, as Clark and Gardner
-    2018), so that a span logit means the same in each window the pipeline compares."""
 
 
 Example = tuple[list[int], list[int], int, int]
@@ -163,70 +150,6 @@ def build_examples(rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig)
     for _ in range(cfg.small_talk):
         w = rng.choice(encode(rng.choice(SMALL_TALK), rng.choice(contexts)[:2000]))
         out.append((w.ids, w.type_ids, 0, 0))
-    rng.shuffle(out)
-    return out
-
-
-Group = list[Example]
-"""Windows of one question over one context, the answer's first; each with its own label."""
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = QUESTION_OPENERS | frozenset("of and or to is it its that this with as be by".split())
-
-
-def build_groups(rows: list[dict[str, Any]], tokenizer: Any, cfg: TrainConfig) -> list[Group]:
-    """For answerable examples whose answer lies in one sentence: a window centred on that
-    sentence and on each of the `group_size - 1` other sentences sharing most words with the
-    question, each the sentence, then the one before, after, two before, two after while they fit
-    in `group_len` tokens (as `rag.read_model` builds a window). A window holding the whole answer
-    is labelled with it (a neighbour's window may), the others "no answer". Shuffled with the seed."""
-    rng = random.Random(cfg.seed + 1)
-    out: list[Group] = []
-    for row in rows:
-        context, question = row["context"], row["question"]
-        if not row["answers"] or len(context) > cfg.covid_context_chars:
-            continue
-        answer = row["answers"][0]
-        a_start, a_end = answer["start"], answer["start"] + len(answer["text"])
-        bounds = [0] + [m.end() for m in SENTENCE_END.finditer(context)] + [len(context)]
-        spans = [(a, b) for a, b in pairwise(bounds) if context[a:b].strip()]
-        home = next((k for k, (a, b) in enumerate(spans) if a <= a_start and a_end <= b), None)
-        if home is None or len(spans) < 2:
-            continue
-        words = set(_WORD.findall(question.lower())) - _STOP
-        overlap = [(len(words & set(_WORD.findall(context[a:b].lower()))), k) for k, (a, b) in enumerate(spans)]
-        others = [k for n, k in sorted(overlap, key=lambda x: (-x[0], x[1])) if k != home and n > 0]
-        if not others:
-            continue
-        q_ids = question_ids(tokenizer, question)
-        room = cfg.group_len - len(q_ids) - 3
-        enc = tokenizer.encode(context, add_special_tokens=False)
-        starts = [a for a, _ in spans]
-        token_sentence = [max(0, bisect.bisect_right(starts, o[0]) - 1) for o in enc.offsets]
-        first_token = {k: token_sentence.index(k) for k in set(token_sentence)}
-        last_token = {k: len(token_sentence) - token_sentence[::-1].index(k) for k in set(token_sentence)}
-        group: Group = []
-        for centre in [home, *others[: cfg.group_size - 1]]:
-            if centre not in first_token:
-                continue
-            lo, hi = first_token[centre], last_token[centre]
-            for k in (centre - 1, centre + 1, centre - 2, centre + 2):
-                if k not in first_token:
-                    continue
-                a, b = min(lo, first_token[k]), max(hi, last_token[k])
-                if b - a > room:
-                    break
-                lo, hi = a, b
-            hi = min(hi, lo + room)
-            offs = enc.offsets[lo:hi]
-            w = assemble(q_ids, enc.ids[lo:hi], offs)
-            if offs and offs[0][0] <= a_start and offs[-1][1] >= a_end:
-                s = next(i for i, o in enumerate(offs) if o[1] > a_start)
-                e = max(i for i, o in enumerate(offs) if o[0] < a_end)
-                group.append((w.ids, w.type_ids, w.first + s, w.first + e))
-            else:
-                group.append((w.ids, w.type_ids, 0, 0))
-        if len(group) > 1 and group[0][2] > 0:
-            out.append(group)
     rng.shuffle(out)
     return out
 
@@ -349,12 +272,6 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int, devic
     positives = sum(1 for e in examples if e[2] > 0)
     print(f"{len(rows)} rows -> {len(examples)} windows ({positives} with the answer, "
           f"{len(examples) - positives} without) in {time.time() - began:.0f} s", flush=True)
-    groups = build_groups(rows, tokenizer, cfg) if cfg.groups else []
-    if cfg.groups:
-        print(f"{len(groups)} groups of {sum(map(len, groups)) / len(groups):.2f} windows", flush=True)
-    plain = cfg.batch - cfg.groups * cfg.group_size if cfg.groups else cfg.batch
-    if plain < 1:
-        raise ValueError(f"groups * group_size must be under batch ({cfg.batch})")
 
     model = QAModel(AutoModel.from_pretrained(model_dir, config=encoder_config(cfg)))
     if cfg.init:
@@ -385,12 +302,10 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int, devic
     model.train()
     loss_sum, since, t0 = 0.0, 0, time.time()
     while step < cfg.steps:
-        first = (step * plain) % len(examples)
-        batch = examples[first:first + plain]
-        if len(batch) < plain:
-            batch += examples[:plain - len(batch)]
-        chosen = [groups[(step * cfg.groups + g) % len(groups)] for g in range(cfg.groups)] if groups else []
-        batch = batch + [w for group in chosen for w in group]
+        first = (step * cfg.batch) % len(examples)
+        batch = examples[first:first + cfg.batch]
+        if len(batch) < cfg.batch:
+            batch += examples[:cfg.batch - len(batch)]
         width = max(len(b[0]) for b in batch)
         ids = torch.tensor([b[0] + [0] * (width - len(b[0])) for b in batch])
         types = torch.tensor([b[1] + [0] * (width - len(b[1])) for b in batch])
@@ -401,8 +316,6 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int, devic
         fill = mask == 0
         loss = (torch.nn.functional.cross_entropy(logits[..., 0].masked_fill(fill, -1e4), starts)
                 + torch.nn.functional.cross_entropy(logits[..., 1].masked_fill(fill, -1e4), ends)) / 2
-        if chosen and cfg.shared_norm:
-            loss = loss + cfg.shared_norm * shared_norm_loss(logits[plain:], batch[plain:], [len(g) for g in chosen])
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -425,32 +338,6 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int, devic
     (work / "settings.json").write_text(settings)
     print(f"trained {cfg.steps} steps in {(time.time() - began) / 60:.1f} min (this run)", flush=True)
     return final
-
-
-def shared_norm_loss(logits: Any, windows: list[Example], sizes: list[int]) -> Any:
-    """The groups' mean of -log P(answer start) - log P(answer end), each one softmax over the
-    context tokens of all the group's windows (several windows may hold the answer: their
-    chances add). `logits` (windows, tokens, 2) are the groups' windows in order, `sizes` the
-    windows of each group."""
-    import torch
-
-    losses = []
-    at = 0
-    for size in sizes:
-        parts = {0: [], 1: []}  # type: dict[int, list[Any]]
-        hits = {0: [], 1: []}  # type: dict[int, list[Any]]
-        for k in range(at, at + size):
-            ids, types, s, e = windows[k]
-            ctx = slice(types.index(1), len(ids) - 1)  # the context, less its closing [SEP]
-            for side, gold in ((0, s), (1, e)):
-                parts[side].append(logits[k, ctx, side])
-                if gold > 0:
-                    hits[side].append(logits[k, gold, side])
-        at += size
-        for side in (0, 1):
-            every = torch.cat(parts[side])
-            losses.append(torch.logsumexp(every, 0) - torch.logsumexp(torch.stack(hits[side]), 0))
-    return torch.stack(losses).sum() / (2 * len(sizes))
 
 
 def _optimizer_to(opt: Any, device: str) -> None:
@@ -650,10 +537,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="chance an answerable example also gives a negated or opposite question as no-answer")
     parser.add_argument("--init", type=Path, help="go on training these weights (a final.pt of an earlier run)")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
-    parser.add_argument("--groups", type=int, default=TrainConfig.groups,
-                        help="questions of each batch read in windows centred on sentences, as the pipeline reads")
-    parser.add_argument("--shared-norm", type=float, default=TrainConfig.shared_norm,
-                        help="weight of one softmax over a group's windows (needs --groups)")
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--no-export", action="store_true", help="train only (a first stage): no ONNX, no calibration")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
@@ -668,13 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.init is not None and not args.init.is_file():
         print(f"error: no weights at {args.init}", file=sys.stderr)
         return 2
-    if args.groups < 0 or args.groups * TrainConfig.group_size >= TrainConfig.batch or args.shared_norm < 0:
-        print(f"error: --groups must be 0 to {(TrainConfig.batch - 1) // TrainConfig.group_size}, "
-              "--shared-norm >= 0", file=sys.stderr)
-        return 2
     cfg = TrainConfig(steps=args.steps, layers=args.layers, max_len=args.max_len, flip_meaning=args.flip_meaning,
-                      lr=args.lr, init="" if args.init is None else str(args.init), groups=args.groups,
-                      shared_norm=args.shared_norm)
+                      lr=args.lr, init="" if args.init is None else str(args.init))
     weights = train(args.data, args.work, cfg, args.checkpoint_every, args.device)
     if args.no_export:
         return 0

@@ -205,55 +205,6 @@ def test_a_finished_run_of_an_older_version_is_not_trained_again() -> None:
     assert not same_settings("not json", TrainConfig())
 
 
-def test_a_group_reads_the_answer_sentence_and_the_sentences_the_question_points_to() -> None:
-    """`build_groups`: windows centred on the answer's sentence first, then on the sentences
-    sharing most words with the question, each widened by its neighbours while they fit; a
-    window holding the whole answer is labelled with its tokens, any other "no answer"."""
-    from rag.train_reader import TrainConfig, build_groups
-
-    tokenizer = load_tokenizer(MODEL_DIR / "tokenizer.json")
-    filler = " ".join(f"Filler sentence {k} has words about nothing at all." for k in range(8))
-    context = (f"The bridge opened to traffic in 1932. {filler} The bridge was painted red in 1960. "
-               f"{filler} The bridge spans the harbour of the city.")
-    answer = context.index("1932")
-    rows = [{"question": "When did the bridge open to traffic?", "context": context, "source": "test",
-             "answers": [{"text": "1932", "start": answer}]},
-            {"question": "Who?", "context": context, "source": "test", "answers": []}]  # unanswerable: none
-    groups = build_groups(rows, tokenizer, TrainConfig(groups=1, group_size=3, group_len=48))
-    assert len(groups) == 1
-    group = groups[0]
-    assert len(group) == 3
-    ids, types, start, end = group[0]
-    assert tokenizer.decode(ids[start:end + 1]) == "1932"
-    assert len(ids) <= 48 and types.count(0) == len(question_ids(tokenizer, rows[0]["question"])) + 2
-    for ids, _, start, end in group[1:]:  # the painted and the harbour sentences: no answer
-        assert (start, end) == (0, 0)
-        assert "bridge" in tokenizer.decode(ids[ids.index(SEP) + 1:])
-
-
-def test_the_shared_normalisation_compares_the_answer_with_every_window_of_its_group() -> None:
-    """One softmax over the context tokens of all of a group's windows: the loss is low when the
-    answer's tokens stand above every window's, whatever each window's own scale, and falls as
-    a rival window's logits fall."""
-    torch = pytest.importorskip("torch")
-    from rag.train_reader import shared_norm_loss
-
-    q = [CLS, 2000, SEP]
-    window = (q + [3000, 3001, 3002, SEP], [0, 0, 0, 1, 1, 1, 1])
-    group = [(*window, 4, 4), (*window, 0, 0)]  # the answer is token 4 of the first window
-    logits = torch.zeros(2, 7, 2)
-    uniform = float(shared_norm_loss(logits, group, [2]))
-    assert uniform == pytest.approx(float(torch.log(torch.tensor(6.0))))  # 6 context tokens alike
-    logits[0, 4] = 5.0
-    sure = float(shared_norm_loss(logits, group, [2]))
-    logits[1, 3:6] = 5.0  # the rival window as sure of its own tokens
-    rival = float(shared_norm_loss(logits, group, [2]))
-    assert sure < 0.1 < rival
-    logits[0, 0] = 50.0  # the [CLS] and the question are no part of the softmax
-    logits[0, 1] = 50.0
-    assert float(shared_norm_loss(logits, group, [2])) == pytest.approx(rival)
-
-
 def test_a_span_in_the_sentence_the_rules_chose_is_preferred_by_the_centre_bonus(pottery: Assistant) -> None:
     """Between spans the model scores near alike, the one in the window's centre sentence wins by
     `centre_bonus` (a follow-up gets none: the rules rank by the turn it leans on too); the
