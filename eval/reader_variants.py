@@ -1,6 +1,6 @@
 """How the learned reader's settings trade quality for time: each `ModelReaderConfig` variant
 (windows read, window length) and the heuristic reader, on the tuning sets only
-(squad-public, xian-dev and the Python manual's dev.jsonl), through the whole pipeline with
+(squad-public, xian-dev and the Python manual's dev.jsonl and dev2.jsonl), through the whole pipeline with
 MiniLM. Prints a table; `--json` writes it too.
 
     python eval/reader_variants.py [--json FILE] [--model DIR] [--set NAME] [--only VARIANT]
@@ -33,8 +33,9 @@ SETS = {
     "xian-dev": (ROOT / "eval" / "questions" / "xian-dev.jsonl", ROOT / "docs"),
     # The Python manual's tuning set, over the index `make eval-docs` builds (run that first).
     "pydocs-dev": (ROOT / "eval" / "pydocs" / "dev.jsonl", ROOT / "build" / "pydocs" / "docs"),
+    "pydocs-dev2": (ROOT / "eval" / "pydocs" / "dev2.jsonl", ROOT / "build" / "pydocs" / "docs"),
 }
-INDEXES = {"pydocs-dev": ROOT / "build" / "pydocs" / "index"}
+INDEXES = {"pydocs-dev": ROOT / "build" / "pydocs" / "index", "pydocs-dev2": ROOT / "build" / "pydocs" / "index"}
 VARIANTS: dict[str, ModelReaderConfig | None] = {
     "heuristic": None,
     "model, 1 window of 64": ModelReaderConfig(windows=1, window_tokens=64),

@@ -1,5 +1,5 @@
 """How the learned reader chooses among the windows it reads, on the tuning sets only
-(squad-public, xian-dev and the Python manual's dev.jsonl), through the whole pipeline with MiniLM.
+(squad-public, xian-dev and the Python manual's dev.jsonl and dev2.jsonl), through the whole pipeline with MiniLM.
 
 Every question is asked once; the model reads the windows around the rules' first
 `--windows-recorded` sentences whatever its settings say, and each reading is kept. Then every
@@ -45,6 +45,8 @@ SETS = {
     # The index `make eval-docs` builds (run that first).
     "pydocs-dev": (ROOT / "eval" / "pydocs" / "dev.jsonl", ROOT / "build" / "pydocs" / "docs",
                    ROOT / "build" / "pydocs" / "index"),
+    "pydocs-dev2": (ROOT / "eval" / "pydocs" / "dev2.jsonl", ROOT / "build" / "pydocs" / "docs",
+                    ROOT / "build" / "pydocs" / "index"),
 }
 GRID = {"windows": (1, 2, 3, 4), "look_further_below": (0.0, 1.0, 2.0, 4.0, math.inf),
         "rules_weight": (0.0, 2.0, 4.0, 8.0)}
