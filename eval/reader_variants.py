@@ -31,11 +31,18 @@ SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
 SETS = {
     "squad-public": (SQUAD / "questions.jsonl", SQUAD / "docs"),
     "xian-dev": (ROOT / "eval" / "questions" / "xian-dev.jsonl", ROOT / "docs"),
-    # The Python manual's tuning set, over the index `make eval-docs` builds (run that first).
+    # The Python manual's tuning sets, over the index `make eval-docs` builds (run that first).
     "pydocs-dev": (ROOT / "eval" / "pydocs" / "dev.jsonl", ROOT / "build" / "pydocs" / "docs"),
     "pydocs-dev2": (ROOT / "eval" / "pydocs" / "dev2.jsonl", ROOT / "build" / "pydocs" / "docs"),
 }
-INDEXES = {"pydocs-dev": ROOT / "build" / "pydocs" / "index", "pydocs-dev2": ROOT / "build" / "pydocs" / "index"}
+BUILT_ELSEWHERE = {"pydocs-dev": ROOT / "build" / "pydocs" / "index"}
+BUILT_ELSEWHERE["pydocs-dev2"] = BUILT_ELSEWHERE["pydocs-dev"]
+"""Sets read over an index another command builds; the others get one of their own here."""
+
+
+def index_for(set_name: str) -> Path:
+    """The index a tuning set is read over (`eval/window_choice.py` reads the same ones)."""
+    return BUILT_ELSEWHERE.get(set_name, ROOT / "eval" / ".cache" / f"variants-{set_name}")
 VARIANTS: dict[str, ModelReaderConfig | None] = {
     "heuristic": None,
     "model, 1 window of 64": ModelReaderConfig(windows=1, window_tokens=64),
@@ -75,8 +82,8 @@ def main() -> int:
     for set_name, (questions_path, docs) in SETS.items():
         if args.set and set_name not in args.set:
             continue
-        index = INDEXES.get(set_name, ROOT / "eval" / ".cache" / f"variants-{set_name}")
-        if set_name in INDEXES and not docs.is_dir():
+        index = index_for(set_name)
+        if set_name in BUILT_ELSEWHERE and not docs.is_dir():
             print(f"{set_name}: no {docs} (run `make eval-docs` first); skipped", flush=True)
             continue
         build_index(docs, index, embedder)

@@ -26,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eval.reader_variants import SETS as VARIANT_SETS  # noqa: E402
+from eval.reader_variants import index_for  # noqa: E402
 from rag.build import build_index  # noqa: E402
 from rag.config import ModelReaderConfig, default_embedder  # noqa: E402
 from rag.embedders import make_embedder  # noqa: E402
@@ -37,17 +39,9 @@ from rag.read_model import MODEL_DIR, ModelReader  # noqa: E402
 from rag.store import load_index  # noqa: E402
 from rag.types import Query  # noqa: E402
 
-SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
-SETS = {
-    "squad-public": (SQUAD / "questions.jsonl", SQUAD / "docs", ROOT / "eval" / ".cache" / "variants-squad-public"),
-    "xian-dev": (ROOT / "eval" / "questions" / "xian-dev.jsonl", ROOT / "docs",
-                 ROOT / "eval" / ".cache" / "variants-xian-dev"),
-    # The index `make eval-docs` builds (run that first).
-    "pydocs-dev": (ROOT / "eval" / "pydocs" / "dev.jsonl", ROOT / "build" / "pydocs" / "docs",
-                   ROOT / "build" / "pydocs" / "index"),
-    "pydocs-dev2": (ROOT / "eval" / "pydocs" / "dev2.jsonl", ROOT / "build" / "pydocs" / "docs",
-                    ROOT / "build" / "pydocs" / "index"),
-}
+# The tuning sets of `eval/reader_variants.py`, over the same indexes (the manual's is the one
+# `make eval-docs` builds: run that first).
+SETS = {name: (questions, docs, index_for(name)) for name, (questions, docs) in VARIANT_SETS.items()}
 GRID = {"windows": (1, 2, 3, 4), "look_further_below": (0.0, 1.0, 2.0, 4.0, math.inf),
         "rules_weight": (0.0, 2.0, 4.0, 8.0)}
 
