@@ -148,6 +148,7 @@ def _build(
     removed = tuple(sorted(set(old_docs) - current_ids))
     fresh = [i for i, d in enumerate(documents) if d.doc_id not in reuse]
     if (previous is not None and not fresh and not removed and _same_order(previous, documents)
+            and all(old_docs[d.doc_id] == d for d in documents)  # titles, sections, tables too
             and previous.manifest.index == _index_config(cfg, previous.manifest.n_chunks)
             and previous.manifest.not_content == not_content
             and previous.chunk_terms is not None and previous.sentence_terms is not None):

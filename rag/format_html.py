@@ -62,15 +62,16 @@ def read_html(path: Path, data: bytes) -> ExtractedText:
         title = h1.get_text(" ", strip=True) if h1 else ""
     root = soup.find("main") or soup.find(None, {"role": "main"}) or soup.body or soup
     headings: list[tuple[int, str]] = []
+    tables: list[tuple[str, int]] = []
     links = _LinkCount()
-    text = "".join(_text_parts(root, headings, links))
+    text = "".join(_text_parts(root, headings, links, tables))
     if links.links >= LINK_PAGE_LINKS and links.linked >= LINK_PAGE_SHARE * max(links.chars, 1):
         raise NotContentError(path, f"is a page of links (a table of contents or an index: "
                                 f"{links.linked / links.chars:.0%} of its text is {links.links} links); not indexed")
     # Source line breaks inside a block are layout, not structure.
     text = re.sub(r"\s+", _fold_blanks, text)
     text = re.sub(f"[{_PARAGRAPH} ]*{_PARAGRAPH}[{_PARAGRAPH} ]*", "\n\n", text)
-    return ExtractedText(text, title, headings=tuple(headings))
+    return ExtractedText(text, title, headings=tuple(headings), tables=tuple(tables))
 
 
 def _fold_blanks(run: re.Match[str]) -> str:
@@ -84,6 +85,28 @@ def _skipped(tag: Any) -> bool:
     return tag.name in _SKIP_TAGS or (tag.get("role") or "").strip().lower() in _SKIP_ROLES
 
 
+class _Table:
+    """A table being read: its header row's words, once a row of <th> cells (or of a <thead>)
+    has been read, and how many rows with words followed it."""
+
+    __slots__ = ("all_head", "head_rows", "header", "row", "rows")
+
+    def __init__(self) -> None:
+        self.header: str | None = None
+        self.rows = 0
+        self.head_rows = 0  # inside a <thead>
+        self.row: list[str] | None = None  # the words of the row being read
+        self.all_head = True  # every cell of that row is a <th>
+
+    def close_row(self) -> None:
+        words = " ".join("".join(self.row or ()).split())
+        if words and self.header is None and self.all_head:
+            self.header = words
+        elif words and self.header is not None:
+            self.rows += 1
+        self.row = None
+
+
 class _LinkCount:
     """Characters (blanks not counted) of the text read, those inside links, and the links."""
 
@@ -93,14 +116,16 @@ class _LinkCount:
         self.chars = self.linked = self.links = 0
 
 
-def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount) -> Iterator[str]:
+def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
+                tables: list[tuple[str, int]] | None = None) -> Iterator[str]:
     """The page's strings in order, a paragraph mark where a block element opens and closes;
     scripts, styles, navigation and the like left out. One pass with an explicit stack: linear
     in the page, however deep its nesting (a tree walk that edits the tree was quadratic).
 
     A heading's words are collected into `headings`; a <dt> runs on into its <dd> (a
     reference manual's term, e.g. a setting's name, stays beside its description); cells of a
-    row are one line, paragraphs inside a cell included; the line breaks of a <pre> are kept."""
+    row are one line, paragraphs inside a cell included; the line breaks of a <pre> are kept.
+    A table with a header row goes into `tables` as (header's words, rows after it)."""
     from bs4.element import CData, NavigableString, Tag
 
     stack = [(root, iter(root.contents))]
@@ -110,6 +135,12 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount) -
     pre = 0
     cell = 0  # inside a <td>/<th>: its blocks (Sphinx and MkDocs wrap cells in <p>) stay on the row's line
     anchor = 0  # inside an <a href>
+    open_tables: list[_Table] = []  # the tables being read, innermost last
+
+    def in_row(words: str) -> str:
+        if open_tables and open_tables[-1].row is not None:
+            open_tables[-1].row.append(words)
+        return words
 
     def mark() -> str:
         return " " if glue or cell else _PARAGRAPH
@@ -132,11 +163,20 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount) -
                 cell -= 1
             if node.name == "a" and node.get("href") is not None:
                 anchor -= 1
+            if open_tables:
+                if node.name == "tr" and open_tables[-1].row is not None:
+                    open_tables[-1].close_row()
+                elif node.name == "thead":
+                    open_tables[-1].head_rows -= 1
+                elif node.name == "table":
+                    table = open_tables.pop()
+                    if table.header is not None and table.rows and tables is not None:
+                        tables.append((table.header, table.rows))
             if node.name == "dt":
-                yield " "
+                yield in_row(" ")
                 glue = True
             elif node.name in _BLOCK_TAGS:
-                yield mark()
+                yield in_row(mark())
         elif isinstance(child, Tag):
             if _skipped(child):
                 continue
@@ -145,10 +185,18 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount) -
             if child.name == "pre":
                 pre += 1
             if child.name in _BLOCK_TAGS:
-                yield mark()
+                yield in_row(mark())
             elif child.name in _CELL_TAGS:
                 cell += 1
-                yield " "
+                if open_tables and child.name == "td" and not open_tables[-1].head_rows:
+                    open_tables[-1].all_head = False
+                yield in_row(" ")
+            if child.name == "table":
+                open_tables.append(_Table())
+            elif open_tables and child.name == "thead":
+                open_tables[-1].head_rows += 1
+            elif open_tables and child.name == "tr":
+                open_tables[-1].row, open_tables[-1].all_head = [], True
             if child.name == "a" and child.get("href") is not None:
                 anchor += 1
                 count.links += 1
@@ -165,4 +213,4 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount) -
                 count.chars += solid
                 if anchor:
                     count.linked += solid
-            yield words
+            yield in_row(words)

@@ -40,16 +40,20 @@ def read_markdown(path: Path, data: bytes) -> ExtractedText:
 
     tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(raw)
     headings: list[tuple[int, str]] = []
-    text = "".join(_blocks(tokens, headings))
+    tables: list[tuple[str, int]] = []
+    text = "".join(_blocks(tokens, headings, tables))
     if headings and not title:
         title = headings[0][1]
-    return ExtractedText(text, title, tuple(sorted(metadata.items())), tuple(headings))
+    return ExtractedText(text, title, tuple(sorted(metadata.items())), tuple(headings), tuple(tables))
 
 
-def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]]) -> Iterator[str]:
-    """Each block's text with a paragraph break before it; a table row's cells on one line."""
+def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]], tables: list[tuple[str, int]]) -> Iterator[str]:
+    """Each block's text with a paragraph break before it; a table row's cells on one line.
+    A table goes into `tables` as (its header row's words, rows after it)."""
     heading = 0  # the level of the heading being read, else 0
     row: list[str] | None = None
+    header: str | None = None  # the header row of the table being read
+    rows = 0
     for token in tokens:
         kind = token.type
         if kind == "heading_open":
@@ -59,8 +63,17 @@ def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]]) -> Iterator[
         elif kind == "tr_open":
             row = []
         elif kind == "tr_close" and row is not None:
-            yield _BLOCK + " ".join(cell for cell in row if cell)
+            line = " ".join(cell for cell in row if cell)
+            if header is None:
+                header = line  # GFM's first row is always the header
+            elif line:
+                rows += 1
+            yield _BLOCK + line
             row = None
+        elif kind == "table_close":
+            if header and rows:
+                tables.append((header, rows))
+            header, rows = None, 0
         elif kind == "inline":
             words = _inline(token.children or ())
             if row is not None:
@@ -74,7 +87,9 @@ def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]]) -> Iterator[
         elif kind in ("fence", "code_block"):
             yield _BLOCK + token.content.rstrip("\n")
         elif kind == "html_block":
-            yield _BLOCK + _html_text(token.content)
+            block = _html_text(token.content)
+            tables += block.tables
+            yield _BLOCK + block.text
 
 
 def _inline(children: Sequence[Any]) -> str:
@@ -94,13 +109,13 @@ def _inline(children: Sequence[Any]) -> str:
     return "".join(out)
 
 
-def _html_text(html: str) -> str:
+def _html_text(html: str) -> ExtractedText:
     """An HTML block's text as the HTML reader makes it: a table row a line, blocks paragraphs,
     scripts and navigation left out; a block of nothing but links is left out too."""
     from rag.errors import NotContentError
     from rag.format_html import read_html
 
     try:
-        return read_html(Path("block.html"), html.encode("utf-8")).text
+        return read_html(Path("block.html"), html.encode("utf-8"))
     except NotContentError:
-        return ""
+        return ExtractedText("", "")

@@ -302,6 +302,7 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
     if not text.strip():
         raise IngestError(path, "holds no text")
     sections = locate_sections(text, extracted.headings)
+    tables = locate_tables(text, extracted.tables)
     rel = path.relative_to(root)
     return Document(
         doc_id=rel.with_suffix("").as_posix(),
@@ -311,10 +312,11 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
         sha256=sha256,
         metadata=tuple(sorted(metadata.items())),
         sections=sections,
+        tables=tables,
     )
 
 
-INGEST_VERSION = 4
+INGEST_VERSION = 5
 """Bumped when a format's reader changes what it makes of a file: an index built by another
 version has its documents read again, not taken as they were."""
 
@@ -346,6 +348,40 @@ def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tup
         sections.append((at, SECTION_SEPARATOR.join(words for _, words in path)))
         cursor = at + len(heading)
     return tuple(sections)
+
+
+def locate_tables(text: str, tables: Sequence[tuple[str, int]]) -> tuple[tuple[int, int, int], ...]:
+    """Where each table stands in the normalised `text`: its header row (a line of its own,
+    found in order) and the end of the last of the `rows` lines after it; a header not found
+    is left out."""
+    found: list[tuple[int, int, int]] = []
+    cursor = 0
+    for words, rows in tables:
+        header = " ".join(normalize_text(words).split())
+        at = _find_line(text, header, cursor) if header else -1
+        if at < 0:
+            continue
+        end = pos = at + len(header)
+        for _ in range(rows):
+            while pos < len(text) and text[pos] == "\n":
+                pos += 1
+            if pos == len(text):
+                break
+            line_end = text.find("\n", pos)
+            end = pos = len(text) if line_end < 0 else line_end
+        if end > at + len(header):
+            found.append((at, at + len(header), end))
+            cursor = end
+    return tuple(found)
+
+
+def _find_line(text: str, line: str, cursor: int) -> int:
+    """Where `line` stands as a whole line of `text`, at or after `cursor`; -1 if nowhere."""
+    at = text.find(line, cursor)
+    while at >= 0 and not ((at == 0 or text[at - 1] == "\n")
+                           and (at + len(line) == len(text) or text[at + len(line)] == "\n")):
+        at = text.find(line, at + 1)
+    return at
 
 
 def _title_from_name(path: Path) -> str:

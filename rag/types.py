@@ -35,6 +35,9 @@ class Document:
     sections: tuple[tuple[int, str], ...] = ()
     """(offset, heading path) where each section of the text begins, in order; the path joins
     the headings above it with " › ". Text before the first heading has no section."""
+    tables: tuple[tuple[int, int, int], ...] = ()
+    """(header start, header end, table end) of each table with a header row, in order: the
+    lines after the header, up to the table's end, are its rows."""
 
     def meta(self, key: str) -> str | None:
         """Return one metadata value, or None."""
@@ -52,6 +55,7 @@ class Document:
             "sha256": self.sha256,
             "metadata": dict(self.metadata),
             "sections": [list(s) for s in self.sections],
+            **({"tables": [list(t) for t in self.tables]} if self.tables else {}),
         }
 
     def text_length(self) -> int:
@@ -62,6 +66,20 @@ class Document:
         """The heading path of the section holding `offset` ("" before the first heading)."""
         at = bisect.bisect_right(self.sections, offset, key=lambda s: s[0]) - 1
         return self.sections[at][1] if at >= 0 else ""
+
+    def in_table_header(self, start: int, end: int) -> bool:
+        """Whether [start, end) lies inside a table's header row (the names of its columns)."""
+        if not self.tables:
+            return False
+        at = bisect.bisect_right(self.tables, start, key=lambda t: t[0]) - 1
+        return at >= 0 and end <= self.tables[at][1]
+
+    def table_of(self, start: int, end: int) -> int:
+        """Which table (its place in `tables`) has [start, end) among its rows; -1 if none."""
+        if not self.tables:
+            return -1
+        at = bisect.bisect_right(self.tables, start, key=lambda t: t[0]) - 1
+        return at if at >= 0 and self.tables[at][1] < start and end <= self.tables[at][2] else -1
 
     def section_starts(self) -> list[int]:
         """The offsets where sections begin."""
@@ -77,6 +95,7 @@ class Document:
             sha256=data["sha256"],
             metadata=tuple(sorted((str(k), str(v)) for k, v in data.get("metadata", {}).items())),
             sections=tuple((int(start), str(path)) for start, path in data.get("sections", ())),
+            tables=tuple((int(a), int(b), int(c)) for a, b, c in data.get("tables", ())),
         )
 
 
@@ -89,6 +108,9 @@ class ExtractedText:
     metadata: tuple[tuple[str, str], ...] = ()
     headings: tuple[tuple[int, str], ...] = ()
     """(level, words) of each heading, in order; each is a paragraph of `text` of its own."""
+    tables: tuple[tuple[str, int], ...] = ()
+    """(header row's words, number of rows after it) of each table with a header row, in order;
+    each row is a paragraph of `text` of its own."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import rag.build
+import rag.formats
 import rag.index
 import rag.ingest
 import rag.lexical
@@ -30,13 +31,14 @@ from rag.errors import (
     IndexWriteError,
     NotContentError,
 )
+from rag.format_markdown import read_markdown
 from rag.index_faiss import FaissFlatIndex
 from rag.indexes import INDEX_TYPES, build_vector_index, load_vector_index
 from rag.ingest import load_documents
 from rag.read_heuristic import SentenceIndex
 from rag.retrieve import HybridRetriever, section_paths
 from rag.store import FORMAT_VERSION, StoredIndex, build_lock, load_index, read_manifest, write_index
-from rag.types import Document
+from rag.types import Document, ExtractedText
 from tests.conftest import SMALL_CORPUS, write_corpus
 
 DATA_FILES = ("documents.jsonl", "chunks.jsonl", "chunks.faiss", "sentences.npz", "sentences.npy", "chunk-terms.npz",
@@ -542,6 +544,32 @@ def test_a_rebuild_reads_only_the_files_that_changed(
     read.clear()
     build_index(small_docs, index_dir, HashEmbedder())
     assert sorted(read) == sorted(p.name for p in small_docs.iterdir())
+
+
+def test_documents_read_again_by_new_readers_are_stored_even_when_their_text_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new ingest version may change only what a reader makes of a file's structure (a title,
+    sections, a table's header row): the documents read again are stored, their vectors reused."""
+    docs = write_corpus(tmp_path / "docs", {"rides.md": "# Rides\n\n| Ride | Distance |\n|---|---|\n| Hills | 38 km |\n"})
+    index_dir = tmp_path / "index"
+    monkeypatch.setattr(rag.build, "INGEST_VERSION", rag.build.INGEST_VERSION - 1)
+    real = rag.formats.FORMATS
+
+    def as_before(path: Path, data: bytes) -> ExtractedText:
+        return dataclasses.replace(read_markdown(path, data), tables=())
+
+    monkeypatch.setattr(rag.formats, "FORMATS", tuple(
+        dataclasses.replace(f, read=as_before) if f.name == "markdown" else f for f in real))
+    build_index(docs, index_dir, HashEmbedder())
+    (before,) = load_index(index_dir).documents
+    assert before.tables == ()
+    monkeypatch.undo()
+    embedder = CountingEmbedder()
+    report = build_index(docs, index_dir, embedder)
+    (after,) = load_index(index_dir).documents
+    assert report.changed and after.text == before.text and after.tables != ()
+    assert embedder.texts == [], "the text is the same: its vectors are reused"
 
 
 def test_a_sentence_repeated_across_documents_is_embedded_once(tmp_path: Path) -> None:

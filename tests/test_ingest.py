@@ -271,6 +271,48 @@ def test_a_table_whose_cells_hold_paragraphs_is_still_a_row_a_line(tmp_path: Pat
     assert doc.text.split("\n\n") == ["Type code C Type Minimum size in bytes", "'d' double 8", "After."]
 
 
+def test_a_table_knows_its_header_row_and_its_rows(tmp_path: Path) -> None:
+    doc = load_one(tmp_path, "club.html", CLUB_PAGE)
+    (head_start, head_end, end), = doc.tables
+    assert doc.text[head_start:head_end] == "Ride Distance"
+    assert doc.text[head_end:end].split("\n\n")[1:] == ["Wednesday hills 38 km", "Sunday social 25 km"]
+    assert doc.in_table_header(head_start, head_end) and doc.table_of(head_start, head_end) == -1
+    for row in ("Wednesday hills 38 km", "Sunday social 25 km"):
+        at = doc.text.index(row)
+        assert doc.table_of(at, at + len(row)) == 0 and not doc.in_table_header(at, at + len(row))
+    for other in ("We ride from the boathouse.", "Membership costs 30 pounds."):
+        at = doc.text.index(other)
+        assert doc.table_of(at, at + len(other)) == -1 and not doc.in_table_header(at, at + len(other))
+    assert Document.from_dict(doc.to_dict()) == doc
+    assert "tables" not in load_one(tmp_path / "plain", "notes.md", "# Notes\n\nA note.").to_dict()
+
+
+def test_a_markdown_table_knows_its_header_row_too(tmp_path: Path) -> None:
+    text = ("# Rides\n\n| Ride | Distance |\n|---|---|\n| Wednesday hills | 38 km |\n| Sunday social | 25 km |\n\n"
+            "After.\n\n<table><tr><th>Level</th><th>Value</th></tr><tr><td>ERROR</td><td>40</td></tr></table>\n")
+    doc = load_one(tmp_path, "rides.md", text)
+    assert [(doc.text[a:b], doc.text[b:end].split("\n\n")[1:]) for a, b, end in doc.tables] == [
+        ("Ride Distance", ["Wednesday hills 38 km", "Sunday social 25 km"]), ("Level Value", ["ERROR 40"])]
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    # <th> cells without a <thead>, and a first column of <th> in the body: still one header.
+    ("<table><tr><th>Level</th><th>Value</th></tr><tr><th>ERROR</th><td>40</td></tr>"
+     "<tr><th>INFO</th><td>20</td></tr></table>", [("Level Value", ["ERROR 40", "INFO 20"])]),
+    # No header row (a layout table): no table context.
+    ("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>", []),
+    # A header and no rows, then a table of two rows: only the second.
+    ("<table><thead><tr><th>Empty</th></tr></thead></table><p>Between.</p>"
+     "<table><thead><tr><th>Code</th><th>Size</th></tr></thead><tbody><tr><td>'q'</td><td>8</td></tr>"
+     "<tr><td></td><td></td></tr><tr><td>'d'</td><td>8</td></tr></tbody></table><p>After.</p>",
+     [("Code Size", ["'q' 8", "'d' 8"])]),
+])
+def test_tables_are_found_by_their_header_row(tmp_path: Path, page: str, expected: list[tuple[str, list[str]]]) -> None:
+    doc = load_one(tmp_path, "t.html", f"<html><body><main>{page}</main></body></html>")
+    found = [(doc.text[a:b], doc.text[b:end].split()) for a, b, end in doc.tables]
+    assert [(h, " ".join(rows)) for h, rows in found] == [(h, " ".join(" ".join(rows).split())) for h, rows in expected]
+
+
 def test_many_files_are_parsed_by_a_pool_with_the_same_documents_and_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
