@@ -62,6 +62,7 @@ VARIANTS: dict[str, ModelReaderConfig | None] = {
     "model, default, centre bonus 1": ModelReaderConfig(centre_bonus=1.0),
     "model, default, centre bonus 2": ModelReaderConfig(centre_bonus=2.0),
     "model, default, centre bonus 4": ModelReaderConfig(centre_bonus=4.0),
+    "model, default, a table's row as the model reads it": ModelReaderConfig(table_rows_by_rules=False),
 }
 KEYS = {"evidence@1": "ev@1", "EM": "EM", "F1": "F1", "false_abstention": "false-abst",
         "abstention_recall": "abst-R", "abstention_f1": "abst-F1", "citation_validity": "cit",

@@ -190,13 +190,20 @@ class ModelReaderConfig:
     0.850, 0.852, 0.852, 0.852 (F1 0.645, 0.648, 0.648, 0.650), pydocs-dev 0.656, 0.688, 0.719,
     0.688 (F1 0.449, 0.435, 0.466, 0.441); xian-dev kept 0.875 at 2 and 4 (0.844 at 1) with one
     answer of 32 shorter (F1 0.638 -> 0.610)."""
+    table_rows_by_rules: bool = True
+    """When the model's answer lies in a row of a table, the evidence is the row of that table the
+    rules rank first (and the answer the model's best span in it): the model, trained on prose,
+    tells a table's rows apart poorly ("Which curses attribute displays half bright text?" read
+    "A_BLINK Blinking text" beside "A_DIM Half bright text", the row the rules put first). On the
+    manual's tuning sets (`python eval/reader_variants.py --set pydocs-dev --set pydocs-dev2`):
+    one question of 95 right more, none lost; the other sets have no tables."""
     max_answer_tokens: int = 30
     span_candidates: int = 20
     """Spans tried, best first, before giving up on one that is not just the question's words."""
     threads: int = 1
 
     def __post_init__(self) -> None:
-        unbounded = ("look_further_below", "trust_span_from", "centre_bonus", "rules_weight")
+        unbounded = ("look_further_below", "trust_span_from", "centre_bonus", "rules_weight", "table_rows_by_rules")
         for f in fields(self):
             if f.name not in unbounded and getattr(self, f.name) < 1:
                 raise ConfigError(f"{f.name} must be >= 1, got {getattr(self, f.name)}")

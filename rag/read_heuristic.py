@@ -93,6 +93,18 @@ class SentenceIndex:
     def span(self, row: int) -> Span:
         return Span(int(self.table.start[row]), int(self.table.end[row]))
 
+    def table_of(self, row: int) -> tuple[int, int] | None:
+        """(document, table) whose rows hold sentence `row`, or None."""
+        d = int(self.table.doc[row])
+        document = self.documents[d]
+        at = document.table_of(int(self.table.start[row]), int(self.table.end[row])) if document.tables else -1
+        return None if at < 0 else (d, at)
+
+    def in_table_header(self, row: int) -> bool:
+        """Whether sentence `row` is (inside) a table's header row: column names, never an answer."""
+        document = self.documents[int(self.table.doc[row])]
+        return bool(document.tables) and document.in_table_header(int(self.table.start[row]), int(self.table.end[row]))
+
     def neighbours(self, row: int) -> list[int]:
         """The sentences right after and right before `row` in the same paragraph."""
         table = self.table
@@ -233,7 +245,10 @@ class HeuristicReader:
         top = max(p.score for p in passages) or 1.0
         for passage in passages:
             for row in index.rows_of_passage(passage):
-                chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), passage.score / top)
+                if not index.in_table_header(int(row)):
+                    chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), passage.score / top)
+        if not chunk_score:
+            return []
         rows = np.fromiter(chunk_score, dtype=np.int64)
         dense = index.vectors[rows] @ query.vector.reshape(-1)
         idf = self.query_idf(query.text) if idf is None else idf

@@ -166,6 +166,12 @@ class ModelReader:
         # on squad-public, xian-dev and pydocs-dev when a margin under -4, -2, 0 or 1 handed the
         # choice back to the rules.)
         evidence = ranked[0].row if best.answer is None else best.answer_row
+        table = index.table_of(evidence) if cfg.table_rows_by_rules and best.answer is not None else None
+        if table is not None:  # a table's row: the one the rules rank first (see `table_rows_by_rules`)
+            row = next((s.row for s in ranked if s.row == evidence or index.table_of(s.row) == table), evidence)
+            if row != evidence:
+                in_row = self.read_window(reads, row, query.question, bonus, only_row=True).answer
+                best, evidence = Reading(best.row, best.rows, in_row, row, best.margin), row
         centre = next(s for s in ranked if s.row == best.row)
         features = Features(best.margin, centre.dense, centre.coverage)
         confidence = self.answer_fit(features.answer()) if self.reads(query.question) else 0.0
@@ -192,10 +198,12 @@ class ModelReader:
         letters = _LETTER.findall(question)
         return bool(letters) and len(_LATIN.findall(question)) >= 0.5 * len(letters)
 
-    def read_window(self, question: str, row: int, asked: str | None = None, bonus: float = 0.0) -> Reading:
+    def read_window(self, question: str, row: int, asked: str | None = None, bonus: float = 0.0,
+                    only_row: bool = False) -> Reading:
         """The model's best span in a window around sentence `row`, spans in `row` itself chosen
-        as if `bonus` higher; a span of nothing but words of `asked` (the question as asked,
-        default `question`), or holding two of its words in a row, is not an answer."""
+        as if `bonus` higher (with `only_row`, only spans in `row`); a span of nothing but words
+        of `asked` (the question as asked, default `question`), or holding two of its words in a
+        row, is not an answer, nor one in a table's header row."""
         with self._encode_lock:  # the Rust tokenizer is not documented as thread-safe
             window, token_rows = self._window(question_ids(self.tokenizer, question.translate(_AS_TRAINED)), row)
         ids = np.array([window.ids], dtype=np.int64)
@@ -203,7 +211,7 @@ class ModelReader:
                  "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
         logits = self._session.run(None, feeds)[0][0]
         terms = tokenize(question if asked is None else asked)
-        return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)))
+        return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)), only_row)
 
     def _window(self, q_ids: list[int], row: int) -> tuple[Window, np.ndarray]:
         """The model's input: sentence `row`, then the one before it, then after, while they
@@ -237,9 +245,11 @@ class ModelReader:
         return list(enc.ids), [(a + base, b + base) for a, b in enc.offsets]
 
     def _best_span(self, row: int, window: Window, token_rows: np.ndarray, logits: np.ndarray,
-                   q_terms: set[str], bonus: float = 0.0, q_pairs: frozenset[tuple[str, str]] = frozenset()) -> Reading:
+                   q_terms: set[str], bonus: float = 0.0, q_pairs: frozenset[tuple[str, str]] = frozenset(),
+                   only_row: bool = False) -> Reading:
         """The best span of one window that lies within one sentence (so the evidence is that
-        sentence, a verbatim stretch of the source), is not just the question's words and does
+        sentence, a verbatim stretch of the source; with `only_row`, sentence `row`; never a
+        table's header row), is not just the question's words and does
         not restate a phrase of it: a span holding two of the question's terms in a row
         (`q_pairs`) names what the question already names ("Which two Xi'an companies debuted on
         the STAR Market?" was answered "Science and Technology Innovation Board or "STAR
@@ -258,6 +268,10 @@ class ModelReader:
         scores = starts[:, None] + ends[None, :]
         i, j = np.indices(scores.shape)
         same_sentence = token_rows[:, None] == token_rows[None, :]
+        # A table's header row names its columns: no answer is in it.
+        allowed = [r for r in rows if not self.sentences.in_table_header(r) and (r == row or not only_row)]
+        if len(allowed) < len(rows):
+            same_sentence &= np.isin(token_rows, allowed)[:, None]
         scores = np.where((j >= i) & (j - i < longest) & same_sentence, scores, -np.inf)
         chosen = scores + bonus * (token_rows == row)[:, None]
         order = np.argsort(chosen, axis=None)[::-1][: self.config.span_candidates]

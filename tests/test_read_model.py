@@ -331,3 +331,97 @@ def test_typographic_quotes_are_read_as_the_ascii_ones_the_model_was_trained_on(
             assert "memory chips" in answer, (name, question, answer)
             readings.append((reading.answer, round(reading.margin, 4)))
     assert all(r == readings[0] for r in readings), readings
+
+
+RIDES = {
+    "rides.md": (
+        "# Riverside Cycling Club\n\n"
+        "We ride from the boathouse on Wednesdays, Fridays and Sundays.\n\n"
+        "## Weekly rides\n\n"
+        "| Ride | Distance | Start |\n|---|---|---|\n"
+        "| Wednesday hills | 38 km | 6 pm |\n| Sunday social | 25 km | 10 am |\n| Friday sprint | 20 km | 7 pm |\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def rides(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    root = tmp_path_factory.mktemp("rides")
+    write_corpus(root / "docs", RIDES)
+    build_index(root / "docs", root / "index", HashEmbedder())
+    return Assistant.load(root / "index", reader="model")
+
+
+def _row(assistant: Assistant, text: str) -> int:
+    reader = assistant.reader
+    assert isinstance(reader, ModelReader)
+    return next(r for r in range(len(reader.sentences)) if reader.sentences.texts[r] == text)
+
+
+def test_a_tables_header_row_is_never_the_evidence(rides: Assistant) -> None:
+    """The header row names the columns the question names too ("distance", "start"), and holds
+    no value: the rules do not rank it, and the model's spans never lie in it."""
+    import numpy as np
+
+    from rag.types import Query
+
+    reader = rides.reader
+    assert isinstance(reader, ModelReader)
+    header = _row(rides, "Ride Distance Start")
+    assert reader.sentences.in_table_header(header)
+    question = "What distance does the ride cover and when does it start?"
+    query = Query(question, question, rides.embedder.embed([question])[0])
+    ranked = reader.heuristic.score_sentences(query, rides.retriever.retrieve(query))
+    assert ranked and header not in {s.row for s in ranked}
+    assert all(c.quote != "Ride Distance Start" for c in rides.ask(question).citations)
+    # In a window that holds it, the header's tokens scoring highest do not make it the answer.
+    first = header + 1
+    window, token_rows = reader._window(question_ids(reader.tokenizer, "How far?"), first)
+    assert header in token_rows
+    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
+    for row, peak in ((header, 6.0), (first, 2.0)):
+        logits[window.first + int(np.flatnonzero(token_rows == row)[0])] = peak / 2
+    chosen = reader._best_span(first, window, token_rows, logits, set())
+    assert chosen.answer_row == first and chosen.margin == pytest.approx(2.0)
+
+
+def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the model answers from a row of a table, the evidence is the row of that table the
+    rules rank first, and the answer the model's best span inside it; prose is left alone."""
+    from dataclasses import replace
+
+    from rag.read_model import Reading
+    from rag.types import Query, Span
+
+    shipped = rides.reader
+    assert isinstance(shipped, ModelReader) and shipped.config.table_rows_by_rules
+    question = "How long is the Wednesday hills ride?"
+    query = Query(question, question, rides.embedder.embed([question])[0])
+    passages = rides.retriever.retrieve(query)
+    wednesday, sunday = _row(rides, "Wednesday hills 38 km 6 pm"), _row(rides, "Sunday social 25 km 10 am")
+    ranked = shipped.heuristic.score_sentences(query, passages)
+    assert ranked[0].row == wednesday
+
+    def reader_with(answer_row: int, **settings: bool) -> ModelReader:
+        reader = ModelReader(shipped.sentences, shipped.heuristic, replace(shipped.config, **settings))
+
+        def read_window(text: str, row: int, asked: str | None = None, bonus: float = 0.0,
+                        only_row: bool = False) -> Reading:
+            at = row if only_row else answer_row  # the model's span: in `answer_row`, unless held to `row`
+            span = shipped.sentences.span(at)
+            return Reading(row, (row,), Span(span.start, span.start + 4), at, 5.0)
+
+        monkeypatch.setattr(reader, "read_window", read_window)
+        return reader
+
+    def first(reader: ModelReader) -> tuple[Span, Span | None]:
+        extraction = reader.read(query, passages)[0]
+        return extraction.evidence, extraction.answer
+
+    evidence, answer = first(reader_with(sunday))
+    assert evidence == shipped.sentences.span(wednesday)
+    assert answer is not None and evidence.start <= answer.start < answer.end <= evidence.end
+    assert first(reader_with(sunday, table_rows_by_rules=False))[0] == shipped.sentences.span(sunday)
+    prose = _row(rides, "We ride from the boathouse on Wednesdays, Fridays and Sundays.")
+    assert shipped.sentences.table_of(prose) is None
+    assert first(reader_with(prose))[0] == shipped.sentences.span(prose)
