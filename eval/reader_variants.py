@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.build import build_index  # noqa: E402
-from rag.config import ModelReaderConfig, default_embedder  # noqa: E402
+from rag.config import HeuristicReaderConfig, ModelReaderConfig, default_embedder  # noqa: E402
 from rag.embedders import make_embedder  # noqa: E402
 from rag.evaluate import evaluate, read_questions, read_sources  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
@@ -43,7 +43,7 @@ BUILT_ELSEWHERE["pydocs-dev2"] = BUILT_ELSEWHERE["pydocs-dev"]
 def index_for(set_name: str) -> Path:
     """The index a tuning set is read over (`eval/window_choice.py` reads the same ones)."""
     return BUILT_ELSEWHERE.get(set_name, ROOT / "eval" / ".cache" / f"variants-{set_name}")
-VARIANTS: dict[str, ModelReaderConfig | None] = {
+VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReaderConfig] | None] = {
     "heuristic": None,
     "model, 1 window of 64": ModelReaderConfig(windows=1, window_tokens=64),
     "model, 1 window of 96": ModelReaderConfig(windows=1, window_tokens=96),
@@ -63,7 +63,11 @@ VARIANTS: dict[str, ModelReaderConfig | None] = {
     "model, default, centre bonus 2": ModelReaderConfig(centre_bonus=2.0),
     "model, default, centre bonus 4": ModelReaderConfig(centre_bonus=4.0),
     "model, default, a table's row as the model reads it": ModelReaderConfig(table_rows_by_rules=False),
+    "model, default, sentences ranked without their section":
+        (ModelReaderConfig(), HeuristicReaderConfig(read_in_section=False)),
 }
+"""The model's settings, or its settings and the rules' (which rank the sentences it reads
+around), or None for the heuristic reader alone."""
 KEYS = {"evidence@1": "ev@1", "EM": "EM", "F1": "F1", "false_abstention": "false-abst",
         "abstention_recall": "abst-R", "abstention_f1": "abst-F1", "citation_validity": "cit",
         "latency_p50_ms": "p50ms", "reader_p50_ms": "reader-p50ms"}
@@ -92,14 +96,17 @@ def main() -> int:
         sentences = SentenceIndex(stored.documents, stored.chunks, stored.sentences, stored.sentence_vectors)
         heuristic = HeuristicReader(sentences)
         questions = read_questions(questions_path)
-        for name, cfg in VARIANTS.items():
+        for name, variant in VARIANTS.items():
             if args.only and name not in args.only:
                 continue
-            reader: Reader = heuristic if cfg is None else ModelReader(sentences, heuristic, cfg, args.model)
+            cfg, rules = variant if isinstance(variant, tuple) else (variant, None)
+            ranks = heuristic if rules is None else HeuristicReader(sentences, rules)
+            reader: Reader = heuristic if cfg is None else ModelReader(sentences, ranks, cfg, args.model)
             assistant = Assistant.load(index, embedder, reader=reader)  # the reader's own policy
             assistant.warm_up()
             result = evaluate(assistant, questions, read_sources(docs, assistant), set_name)
             row = {"set": set_name, "variant": name, "config": None if cfg is None else asdict(cfg),
+                   "rules": None if rules is None else asdict(rules),
                    **{k: result.overall.get(k) for k in KEYS}}
             rows.append(row)
             print(f"{set_name:13} {name:32} " + " ".join(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import overload
 
 import numpy as np
@@ -92,6 +93,12 @@ class SentenceIndex:
 
     def span(self, row: int) -> Span:
         return Span(int(self.table.start[row]), int(self.table.end[row]))
+
+    def section_terms(self, row: int) -> frozenset[str]:
+        """The terms of the section path sentence `row` is in, or of its document's title when
+        the document has no sections: what the sentence is about when it does not say."""
+        document = self.documents[int(self.table.doc[row])]
+        return _terms_of(document.section_at(int(self.table.start[row])) if document.sections else document.title)
 
     def table_of(self, row: int) -> tuple[int, int] | None:
         """(document, table) whose rows hold sentence `row`, or None."""
@@ -259,10 +266,13 @@ class HeuristicReader:
         for i, row in enumerate(rows):
             text = index.texts[row]
             coverage = _coverage(idf, index.terms(row))
+            # Ranked by the words of the sentence read within its section; its own coverage is
+            # the confidence's (the calibration's) feature.
+            in_section = _coverage(idf, index.terms(row) | index.section_terms(row)) if c.read_in_section else coverage
             typed = kind is not AnswerType.NONE and typed_span(text, query.text, kind) is not None
             score = (
                 c.dense_weight * float(dense[i]) + c.bm25_weight * float(lexical[i])
-                + c.chunk_weight * chunk_score[int(row)] + c.coverage_weight * coverage
+                + c.chunk_weight * chunk_score[int(row)] + c.coverage_weight * in_section
                 + c.type_weight * float(typed or kind is AnswerType.NONE)
             )
             scored.append(ScoredSentence(int(row), score, float(dense[i]), float(lexical[i]),
@@ -289,6 +299,11 @@ class HeuristicReader:
 
 
 _NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'-]*")
+
+
+@lru_cache(maxsize=4096)
+def _terms_of(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
 
 
 def _coverage(idf: dict[str, float], present: frozenset[str]) -> float:

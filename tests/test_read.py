@@ -202,6 +202,34 @@ def test_bm25_reads_a_chunk_with_its_section_path() -> None:
     assert section_paths(docs, chunks) == ["", "shlex — Simple lexical analysis"]
 
 
+def test_a_sentence_is_ranked_by_its_words_read_within_its_section() -> None:
+    """Two sentences alike but for their sections: the one under the heading the question names
+    ranks first, above the heading itself; its coverage as a confidence feature stays its own."""
+    from dataclasses import replace
+
+    text = "Kilns\n\nStoneware\n\nIt is fired to 1,280 degrees.\n\nEarthenware\n\nIt is fired to 1,100 degrees."
+    sections = ((0, "Kilns"), (text.index("Stoneware"), "Kilns › Stoneware"),
+                (text.index("Earthenware"), "Kilns › Earthenware"))
+    doc = Document("kilns", "Kilns", text, "kilns.md", "2" * 64, sections=sections)
+    embedder = HashEmbedder()
+    chunks = chunk_document(doc, ChunkConfig())
+    sentences = SentenceIndex.build([doc], chunks, embedder)
+    question = "To how many degrees is earthenware fired?"
+    query = Query(question, question, embedder.embed([question])[0])
+    passages = [Passage(c.chunk_id, c.doc_id, c.text, c.start, c.end, c.sentences, 1.0, 1.0, 1.0) for c in chunks]
+    reader = HeuristicReader(sentences)
+    assert reader.config.read_in_section
+    ranked = reader.score_sentences(query, passages)
+    assert sentences.texts[ranked[0].row] == "It is fired to 1,100 degrees."
+    plain = HeuristicReader(sentences, replace(reader.config, read_in_section=False)).score_sentences(query, passages)
+    assert sentences.texts[plain[0].row] == "It is fired to 1,280 degrees.", "alone, the two are alike"
+    assert {s.row: s.coverage for s in ranked} == {s.row: s.coverage for s in plain}
+    untitled = Document("notes", "Kiln notes", "It is fired to 1,100 degrees.", "notes.txt", "3" * 64)
+    assert sentences.section_terms(ranked[0].row) == {"kiln", "earthenware"}
+    alone = SentenceIndex.build([untitled], chunk_document(untitled, ChunkConfig()), embedder)
+    assert alone.section_terms(0) == {"kiln", "note"}, "no sections: the title"
+
+
 @pytest.mark.parametrize(("short", "its_turn", "other_turn"), [
     ("Which core stage?", "When did the Long March 5 rocket first fly?", "Where does Cheddar cheese come from?"),
     ("How long aged?", "Where does Cheddar cheese come from?", "When did the Long March 5 rocket first fly?"),
