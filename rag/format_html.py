@@ -117,7 +117,7 @@ class _LinkCount:
 
 
 def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
-                tables: list[tuple[str, int]] | None = None) -> Iterator[str]:
+                tables: list[tuple[str, int]]) -> Iterator[str]:
     """The page's strings in order, a paragraph mark where a block element opens and closes;
     scripts, styles, navigation and the like left out. One pass with an explicit stack: linear
     in the page, however deep its nesting (a tree walk that edits the tree was quadratic).
@@ -170,7 +170,7 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
                     open_tables[-1].head_rows -= 1
                 elif node.name == "table":
                     table = open_tables.pop()
-                    if table.header is not None and table.rows and tables is not None:
+                    if table.header is not None and table.rows:
                         tables.append((table.header, table.rows))
             if node.name == "dt":
                 yield in_row(" ")

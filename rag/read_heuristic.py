@@ -95,22 +95,21 @@ class SentenceIndex:
         return Span(int(self.table.start[row]), int(self.table.end[row]))
 
     def section_terms(self, row: int) -> frozenset[str]:
-        """The terms of the section path sentence `row` is in, or of its document's title when
-        the document has no sections: what the sentence is about when it does not say."""
+        """The terms of the section path sentence `row` is in, or of its document's title outside
+        any section: what the sentence is about when it does not say."""
         document = self.documents[int(self.table.doc[row])]
-        return _terms_of(document.section_at(int(self.table.start[row])) if document.sections else document.title)
+        return _terms_of(document.section_at(int(self.table.start[row])) or document.title)
 
     def table_of(self, row: int) -> tuple[int, int] | None:
         """(document, table) whose rows hold sentence `row`, or None."""
         d = int(self.table.doc[row])
-        document = self.documents[d]
-        at = document.table_of(int(self.table.start[row]), int(self.table.end[row])) if document.tables else -1
+        at = self.documents[d].table_of(int(self.table.start[row]), int(self.table.end[row]))
         return None if at < 0 else (d, at)
 
     def in_table_header(self, row: int) -> bool:
         """Whether sentence `row` is (inside) a table's header row: column names, never an answer."""
         document = self.documents[int(self.table.doc[row])]
-        return bool(document.tables) and document.in_table_header(int(self.table.start[row]), int(self.table.end[row]))
+        return document.in_table_header(int(self.table.start[row]), int(self.table.end[row]))
 
     def neighbours(self, row: int) -> list[int]:
         """The sentences right after and right before `row` in the same paragraph."""
