@@ -15,7 +15,7 @@ from rag.config import IngestConfig
 from rag.errors import EmptyCorpusError, IngestError, NotContentError
 from rag.formats import describe_suffixes, format_for, supported_suffixes
 from rag.journal import text_key
-from rag.types import SECTION_SEPARATOR, Document
+from rag.types import PERMALINKS, SECTION_SEPARATOR, Document
 
 logger = logging.getLogger(__name__)
 
@@ -321,8 +321,8 @@ INGEST_VERSION = 5
 version has its documents read again, not taken as they were."""
 
 
-_PERMALINKS = "¶§🔗 "
-"""A heading's permalink anchor (Sphinx and MkDocs write "¶"): text of the page, not of its name."""
+_PERMALINKS = PERMALINKS + " "
+"""Stripped from the end of a heading's words for its name."""
 
 
 def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:

@@ -11,6 +11,9 @@ import numpy as np
 
 SECTION_SEPARATOR = " › "
 """Joins the headings of a section path: "Server Configuration › Connections"."""
+PERMALINKS = "¶§🔗"
+"""The marks documentation generators put after a heading or a term as a link to it (Sphinx and
+MkDocs write "¶"): text of the page, not of the heading's name, and the end of a term."""
 
 
 def source_label(title: str, section: str) -> str:

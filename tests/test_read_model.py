@@ -427,19 +427,22 @@ def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypa
     assert first(reader_with(prose))[0] == shipped.sentences.span(prose)
 
 
-def test_no_answer_span_holds_or_crosses_a_permalink_mark(tmp_path: Path) -> None:
-    """The pilcrow a documentation generator puts after a term ends it: the best span that
-    crosses it is passed over for the best one on either side of it."""
+@pytest.mark.parametrize(("sentence", "best"), [
+    ("ride.start(hour)\u00b6 Start the ride at the hour given.", "Start"),  # a term's mark ends it
+    ("The hour is in \u00b6 Start of the rules.", "hour is in \u00b6 Start"),  # a blank before it: prose
+])
+def test_no_answer_span_holds_or_crosses_a_permalink_mark(tmp_path: Path, sentence: str, best: str) -> None:
+    """The pilcrow a documentation generator glues to the end of a term ends it: the best span
+    that crosses it is passed over for the best one on either side of it. A pilcrow with a
+    blank before it is a paragraph sign of prose, and a span may hold it."""
     import numpy as np
 
-    from rag.read_model import PERMALINK
-
-    write_corpus(tmp_path / "docs", {"api.md": f"# API\n\nride.start(hour){PERMALINK} Start the ride at the hour given.\n"})
+    write_corpus(tmp_path / "docs", {"api.md": f"# API\n\n{sentence}\n"})
     build_index(tmp_path / "docs", tmp_path / "index", HashEmbedder())
     assistant = Assistant.load(tmp_path / "index", reader="model")
     reader = assistant.reader
     assert isinstance(reader, ModelReader)
-    row = next(r for r in range(len(reader.sentences)) if PERMALINK in reader.sentences.texts[r])
+    row = next(r for r in range(len(reader.sentences)) if "\u00b6" in reader.sentences.texts[r])
     window, token_rows = reader._window(question_ids(reader.tokenizer, "What does it start?"), row)
     text = reader.sentences.documents[0].text
     pieces = [text[a:b] for a, b in window.offsets]
@@ -448,5 +451,4 @@ def test_no_answer_span_holds_or_crosses_a_permalink_mark(tmp_path: Path) -> Non
     logits[window.first + pieces.index("Start"), 1] = 4.0  # the best end: after it
     logits[window.first + pieces.index("Start"), 0] = 1.0
     chosen = reader._best_span(row, window, token_rows, logits, set())
-    assert chosen.answer is not None and text[chosen.answer.start:chosen.answer.end] == "Start"
-    assert chosen.margin == pytest.approx(5.0), "not 'hour) ¶ Start' (8.0)"
+    assert chosen.answer is not None and text[chosen.answer.start:chosen.answer.end] == best
