@@ -63,15 +63,17 @@ def read_html(path: Path, data: bytes) -> ExtractedText:
     root = soup.find("main") or soup.find(None, {"role": "main"}) or soup.body or soup
     headings: list[tuple[int, str]] = []
     tables: list[tuple[str, int]] = []
+    definitions = _Definitions()
     links = _LinkCount()
-    text = "".join(_text_parts(root, headings, links, tables))
+    text = "".join(_text_parts(root, headings, links, tables, definitions))
     if links.links >= LINK_PAGE_LINKS and links.linked >= LINK_PAGE_SHARE * max(links.chars, 1):
         raise NotContentError(path, f"is a page of links (a table of contents or an index: "
                                 f"{links.linked / links.chars:.0%} of its text is {links.links} links); not indexed")
     # Source line breaks inside a block are layout, not structure.
     text = re.sub(r"\s+", _fold_blanks, text)
     text = re.sub(f"[{_PARAGRAPH} ]*{_PARAGRAPH}[{_PARAGRAPH} ]*", "\n\n", text)
-    return ExtractedText(text, title, headings=tuple(headings), tables=tuple(tables))
+    return ExtractedText(text, title, headings=tuple(headings), tables=tuple(tables),
+                         definitions=definitions.found())
 
 
 def _fold_blanks(run: re.Match[str]) -> str:
@@ -107,6 +109,47 @@ class _Table:
         self.row = None
 
 
+class _Definitions:
+    """The definition lists being read: each <dt>'s words, and the last words of the <dd> (or
+    <dd>s) after it, in the order of the terms."""
+
+    TAIL = 12
+    """Words of a description's end that find it in the text."""
+
+    __slots__ = ("descriptions", "last", "terms", "words")
+
+    def __init__(self) -> None:
+        self.words: list[list[str]] = []  # per term: its words, then its description's last words
+        self.terms: list[list[str]] = []  # the strings of the <dt>s being read, innermost last
+        self.descriptions: list[tuple[int, list[str]]] = []  # (term, strings) of the <dd>s being read
+        self.last = -1  # the term of the last </dt>
+
+    def open(self, name: str) -> None:
+        if name == "dt":
+            self.terms.append([])
+        elif name == "dd":
+            self.descriptions.append((self.last, []))
+
+    def close(self, name: str) -> None:
+        if name == "dt" and self.terms:
+            words = " ".join("".join(self.terms.pop()).split())
+            self.words.append([words, ""])
+            self.last = len(self.words) - 1 if words else -1
+        elif name == "dd" and self.descriptions:
+            term, strings = self.descriptions.pop()
+            if term >= 0:
+                self.words[term][1] = " ".join("".join(strings).split()[-self.TAIL:])
+
+    def add(self, part: str) -> None:
+        for strings in self.terms:
+            strings.append(part)
+        for _, strings in self.descriptions:
+            strings.append(part)
+
+    def found(self) -> tuple[tuple[str, str], ...]:
+        return tuple((term, tail) for term, tail in self.words if term and tail)
+
+
 class _LinkCount:
     """Characters (blanks not counted) of the text read, those inside links, and the links."""
 
@@ -117,15 +160,17 @@ class _LinkCount:
 
 
 def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
-                tables: list[tuple[str, int]]) -> Iterator[str]:
+                tables: list[tuple[str, int]], definitions: _Definitions) -> Iterator[str]:
     """The page's strings in order, a paragraph mark where a block element opens and closes;
     scripts, styles, navigation and the like left out. One pass with an explicit stack: linear
     in the page, however deep its nesting (a tree walk that edits the tree was quadratic).
 
     A heading's words are collected into `headings`; a <dt> runs on into its <dd> (a
-    reference manual's term, e.g. a setting's name, stays beside its description); cells of a
+    reference manual's term, e.g. a setting's name, stays beside its description, and every
+    sentence of the description knows its term through `definitions`); cells of a
     row are one line, paragraphs inside a cell included; the line breaks of a <pre> are kept.
-    A table with a header row goes into `tables` as (header's words, rows after it)."""
+    A table with a header row goes into `tables` as (header's words, rows after it), and each
+    term of a definition list into `definitions`."""
     from bs4.element import CData, NavigableString, Tag
 
     stack = [(root, iter(root.contents))]
@@ -140,6 +185,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
     def in_row(words: str) -> str:
         if open_tables and open_tables[-1].row is not None:
             open_tables[-1].row.append(words)
+        if definitions.terms or definitions.descriptions:
+            definitions.add(words)
         return words
 
     def mark() -> str:
@@ -172,6 +219,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
                     table = open_tables.pop()
                     if table.header is not None and table.rows:
                         tables.append((table.header, table.rows))
+            if node.name in ("dt", "dd"):
+                definitions.close(node.name)
             if node.name == "dt":
                 yield in_row(" ")
                 glue = True
@@ -191,6 +240,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
                 if open_tables and child.name == "td" and not open_tables[-1].head_rows:
                     open_tables[-1].all_head = False
                 yield in_row(" ")
+            if child.name in ("dt", "dd"):
+                definitions.open(child.name)
             if child.name == "table":
                 open_tables.append(_Table())
             elif open_tables and child.name == "thead":

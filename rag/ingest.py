@@ -303,6 +303,7 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
         raise IngestError(path, "holds no text")
     sections = locate_sections(text, extracted.headings)
     tables = locate_tables(text, extracted.tables)
+    definitions = locate_definitions(text, extracted.definitions)
     rel = path.relative_to(root)
     return Document(
         doc_id=rel.with_suffix("").as_posix(),
@@ -313,10 +314,11 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
         metadata=tuple(sorted(metadata.items())),
         sections=sections,
         tables=tables,
+        definitions=definitions,
     )
 
 
-INGEST_VERSION = 5
+INGEST_VERSION = 6
 """Bumped when a format's reader changes what it makes of a file: an index built by another
 version has its documents read again, not taken as they were."""
 
@@ -373,6 +375,37 @@ def locate_tables(text: str, tables: Sequence[tuple[str, int]]) -> tuple[tuple[i
             found.append((at, at + len(header), end))
             cursor = end
     return tuple(found)
+
+
+def locate_definitions(text: str, definitions: Sequence[tuple[str, str]]) -> tuple[tuple[int, int, int, int], ...]:
+    """Where each term of a definition list stands in the normalised `text`, and where its
+    description ends (its last words, found after it), with the definition it is nested in (-1
+    for none), as (term start, term end, end, parent); one not found is left out."""
+    found: list[tuple[int, int, int, int]] = []
+    open_at: list[int] = []  # the definitions whose description holds the cursor, innermost last
+    cursor = 0
+    for term, tail in definitions:
+        at = _find_words(text, term, cursor)
+        if at is None:
+            continue
+        end = _find_words(text, tail, at[1])
+        if end is None:
+            continue
+        while open_at and found[open_at[-1]][2] <= at[0]:
+            open_at.pop()
+        found.append((at[0], at[1], end[1], open_at[-1] if open_at else -1))
+        open_at.append(len(found) - 1)
+        cursor = at[1]
+    return tuple(found)
+
+
+def _find_words(text: str, words: str, cursor: int) -> tuple[int, int] | None:
+    """Where `words` stand in `text` at or after `cursor`, whatever blanks lie between them."""
+    parts = normalize_text(words).split()
+    if not parts:
+        return None
+    match = re.compile(r"\s+".join(map(re.escape, parts))).search(text, cursor)
+    return None if match is None else match.span()
 
 
 def _find_line(text: str, line: str, cursor: int) -> int:

@@ -96,9 +96,13 @@ class SentenceIndex:
 
     def section_terms(self, row: int) -> frozenset[str]:
         """The terms of the section path sentence `row` is in, or of its document's title outside
-        any section: what the sentence is about when it does not say."""
+        any section, and of the term whose description it is in: what the sentence is about when
+        it does not say."""
         document = self.documents[int(self.table.doc[row])]
-        return _terms_of(document.section_at(int(self.table.start[row])) or document.title)
+        start = int(self.table.start[row])
+        terms = _terms_of(document.section_at(start) or document.title)
+        term = document.term_of(start)
+        return terms if term is None else terms | _terms_of(document.text[term[0]:term[1]])
 
     def table_of(self, row: int) -> tuple[int, int] | None:
         """(document, table) whose rows hold sentence `row`, or None."""

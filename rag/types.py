@@ -41,6 +41,10 @@ class Document:
     tables: tuple[tuple[int, int, int], ...] = ()
     """(header start, header end, table end) of each table with a header row, in order: the
     lines after the header, up to the table's end, are its rows."""
+    definitions: tuple[tuple[int, int, int, int], ...] = ()
+    """(term start, term end, end, parent) of each term of a definition list, in order: its
+    description runs from the term's end to `end`; `parent` is the definition it is nested in
+    (its place here), -1 for none."""
 
     def meta(self, key: str) -> str | None:
         """Return one metadata value, or None."""
@@ -59,6 +63,7 @@ class Document:
             "metadata": dict(self.metadata),
             "sections": [list(s) for s in self.sections],
             **({"tables": [list(t) for t in self.tables]} if self.tables else {}),
+            **({"definitions": [list(d) for d in self.definitions]} if self.definitions else {}),
         }
 
     def text_length(self) -> int:
@@ -76,6 +81,17 @@ class Document:
             return False
         at = bisect.bisect_right(self.tables, start, key=lambda t: t[0]) - 1
         return at >= 0 and end <= self.tables[at][1]
+
+    def term_of(self, start: int) -> tuple[int, int] | None:
+        """The span of the term whose description holds offset `start` (the innermost), or None."""
+        if not self.definitions:
+            return None
+        at = bisect.bisect_right(self.definitions, start, key=lambda d: d[0]) - 1
+        while at >= 0 and self.definitions[at][2] <= start:
+            at = self.definitions[at][3]
+        if at < 0 or start < self.definitions[at][1]:
+            return None
+        return self.definitions[at][0], self.definitions[at][1]
 
     def table_of(self, start: int, end: int) -> int:
         """Which table (its place in `tables`) has [start, end) among its rows; -1 if none."""
@@ -99,6 +115,7 @@ class Document:
             metadata=tuple(sorted((str(k), str(v)) for k, v in data.get("metadata", {}).items())),
             sections=tuple((int(start), str(path)) for start, path in data.get("sections", ())),
             tables=tuple((int(a), int(b), int(c)) for a, b, c in data.get("tables", ())),
+            definitions=tuple((int(a), int(b), int(c), int(d)) for a, b, c, d in data.get("definitions", ())),
         )
 
 
@@ -114,6 +131,9 @@ class ExtractedText:
     tables: tuple[tuple[str, int], ...] = ()
     """(header row's words, number of rows after it) of each table with a header row, in order;
     each row is a paragraph of `text` of its own."""
+    definitions: tuple[tuple[str, str], ...] = ()
+    """(term's words, the last words of its description) of each term of a definition list, in
+    order; the term runs on into its description in `text`."""
 
 
 @dataclass(frozen=True, slots=True)

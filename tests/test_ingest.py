@@ -287,6 +287,29 @@ def test_a_table_knows_its_header_row_and_its_rows(tmp_path: Path) -> None:
     assert "tables" not in load_one(tmp_path / "plain", "notes.md", "# Notes\n\nA note.").to_dict()
 
 
+def test_each_sentence_of_a_description_knows_its_term(tmp_path: Path) -> None:
+    page = ("<html><body><main><h1>Settings</h1><dl>"
+            "<dt><code>max_riders</code>\u00b6</dt><dd><p>How many may ride.</p><p>The default is 24.</p>"
+            "<dl><dt>max_riders.per_ride</dt><dd><p>A limit for one ride.</p><p>The default is 12.</p></dd></dl>"
+            "<p>Set it per club.</p></dd>"
+            "<dt>route</dt><dd><p>Where it goes.</p></dd></dl><p>After the list.</p></main></body></html>")
+    doc = load_one(tmp_path, "settings.html", page)
+    terms = [(doc.text[a:b], parent) for a, b, _, parent in doc.definitions]
+    assert terms == [("max_riders\u00b6", -1), ("max_riders.per_ride", 0), ("route", -1)]
+
+    def term(sentence: str) -> str | None:
+        found = doc.term_of(doc.text.index(sentence))
+        return None if found is None else doc.text[found[0]:found[1]]
+
+    assert term("The default is 24.") == "max_riders\u00b6"
+    assert term("The default is 12.") == "max_riders.per_ride", "the innermost term"
+    assert term("Set it per club.") == "max_riders\u00b6", "after the inner list, the outer term again"
+    assert term("Where it goes.") == "route"
+    assert term("After the list.") is None and term("Settings") is None
+    assert term("max_riders\u00b6 How many may ride.") is None, "the term's own sentence holds it"
+    assert Document.from_dict(doc.to_dict()) == doc
+
+
 def test_a_markdown_table_knows_its_header_row_too(tmp_path: Path) -> None:
     text = ("# Rides\n\n| Ride | Distance |\n|---|---|\n| Wednesday hills | 38 km |\n| Sunday social | 25 km |\n\n"
             "After.\n\n<table><tr><th>Level</th><th>Value</th></tr><tr><td>ERROR</td><td>40</td></tr></table>\n")

@@ -230,6 +230,18 @@ def test_a_sentence_is_ranked_by_its_words_read_within_its_section() -> None:
     assert alone.section_terms(0) == {"kiln", "note"}, "no sections: the title"
 
 
+def test_a_sentence_of_a_description_is_read_with_its_term() -> None:
+    """A reference manual names the setting in the term and gives its default sentences later."""
+    text = "Settings\n\nmax_riders How many may ride.\n\nThe default is 24.\n\nRides start at the boathouse."
+    term = (text.index("max_riders"), text.index("max_riders") + len("max_riders"))
+    doc = Document("settings", "Club settings", text, "settings.html", "4" * 64,
+                   sections=((0, "Settings"),), definitions=((*term, text.index("Rides") - 2, -1),))
+    sentences = SentenceIndex.build([doc], chunk_document(doc, ChunkConfig()), HashEmbedder())
+    row = {sentences.texts[r]: r for r in range(len(sentences))}
+    assert sentences.section_terms(row["The default is 24."]) == {"setting", "max", "rider"}
+    assert sentences.section_terms(row["Rides start at the boathouse."]) == {"setting"}
+
+
 @pytest.mark.parametrize(("short", "its_turn", "other_turn"), [
     ("Which core stage?", "When did the Long March 5 rocket first fly?", "Where does Cheddar cheese come from?"),
     ("How long aged?", "Where does Cheddar cheese come from?", "When did the Long March 5 rocket first fly?"),
