@@ -72,12 +72,16 @@ POTTERY = {
 }
 
 
-@pytest.fixture(scope="module")
-def pottery(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    root = tmp_path_factory.mktemp("pottery")
-    write_corpus(root / "docs", POTTERY)
+def read_by_the_model(root: Path, corpus: dict[str, str]) -> Assistant:
+    """An assistant with the model reader over `corpus`, indexed in `root` (hashing embedder)."""
+    write_corpus(root / "docs", corpus)
     build_index(root / "docs", root / "index", HashEmbedder())
     return Assistant.load(root / "index", reader="model")
+
+
+@pytest.fixture(scope="module")
+def pottery(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    return read_by_the_model(tmp_path_factory.mktemp("pottery"), POTTERY)
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -318,16 +322,13 @@ def test_typographic_quotes_are_read_as_the_ascii_ones_the_model_was_trained_on(
     plain = curly.replace("\u2019", "'").replace("\u201c", '"').replace("\u201d", '"')
     readings = []
     for name, text in (("curly", curly), ("plain", plain)):
-        write_corpus(tmp_path / name / "docs", {"plant.txt": text})
-        build_index(tmp_path / name / "docs", tmp_path / name / "index", HashEmbedder())
-        assistant = Assistant.load(tmp_path / name / "index", reader="model")
-        reader = assistant.reader
+        reader = read_by_the_model(tmp_path / name, {"plant.txt": text}).reader
         assert isinstance(reader, ModelReader)
         row = next(r for r in range(len(reader.sentences)) if "fab" in reader.sentences.texts[r])
         for question in ("What does the Xi'an fab make?", "What does the Xi\u2019an fab make?"):
             reading = reader.read_window(question, row)
             assert reading.answer is not None
-            answer = assistant.documents[0].text[reading.answer.start:reading.answer.end]
+            answer = reader.sentences.documents[0].text[reading.answer.start:reading.answer.end]
             assert "memory chips" in answer, (name, question, answer)
             readings.append((reading.answer, round(reading.margin, 4)))
     assert all(r == readings[0] for r in readings), readings
@@ -346,10 +347,7 @@ RIDES = {
 
 @pytest.fixture(scope="module")
 def rides(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    root = tmp_path_factory.mktemp("rides")
-    write_corpus(root / "docs", RIDES)
-    build_index(root / "docs", root / "index", HashEmbedder())
-    return Assistant.load(root / "index", reader="model")
+    return read_by_the_model(tmp_path_factory.mktemp("rides"), RIDES)
 
 
 def _row(assistant: Assistant, text: str) -> int:
@@ -437,10 +435,7 @@ def test_no_answer_span_holds_or_crosses_a_permalink_mark(tmp_path: Path, senten
     blank before it is a paragraph sign of prose, and a span may hold it."""
     import numpy as np
 
-    write_corpus(tmp_path / "docs", {"api.md": f"# API\n\n{sentence}\n"})
-    build_index(tmp_path / "docs", tmp_path / "index", HashEmbedder())
-    assistant = Assistant.load(tmp_path / "index", reader="model")
-    reader = assistant.reader
+    reader = read_by_the_model(tmp_path, {"api.md": f"# API\n\n{sentence}\n"}).reader
     assert isinstance(reader, ModelReader)
     row = next(r for r in range(len(reader.sentences)) if "\u00b6" in reader.sentences.texts[r])
     window, token_rows = reader._window(question_ids(reader.tokenizer, "What does it start?"), row)
