@@ -62,7 +62,7 @@ def read_html(path: Path, data: bytes) -> ExtractedText:
         title = h1.get_text(" ", strip=True) if h1 else ""
     root = soup.find("main") or soup.find(None, {"role": "main"}) or soup.body or soup
     headings: list[tuple[int, str]] = []
-    tables: list[tuple[str, int]] = []
+    tables: list[tuple[tuple[str, ...], ...]] = []
     definitions = _Definitions()
     links = _LinkCount()
     text = "".join(_text_parts(root, headings, links, tables, definitions))
@@ -88,24 +88,24 @@ def _skipped(tag: Any) -> bool:
 
 
 class _Table:
-    """A table being read: its header row's words, once a row of <th> cells (or of a <thead>)
-    has been read, and how many rows with words followed it."""
+    """A table being read: its header row's cells, once a row of <th> cells (or of a <thead>)
+    has been read, and the cells of each row with words after it."""
 
-    __slots__ = ("all_head", "head_rows", "header", "row", "rows")
+    __slots__ = ("all_head", "head_rows", "header", "lines", "row")
 
     def __init__(self) -> None:
-        self.header: str | None = None
-        self.rows = 0
+        self.header: tuple[str, ...] | None = None
+        self.lines: list[tuple[str, ...]] = []
         self.head_rows = 0  # inside a <thead>
-        self.row: list[str] | None = None  # the words of the row being read
+        self.row: list[list[str]] | None = None  # the strings of each cell of the row being read
         self.all_head = True  # every cell of that row is a <th>
 
     def close_row(self) -> None:
-        words = " ".join("".join(self.row or ()).split())
-        if words and self.header is None and self.all_head:
-            self.header = words
-        elif words and self.header is not None:
-            self.rows += 1
+        cells = tuple(" ".join("".join(strings).split()) for strings in self.row or ())
+        if any(cells) and self.header is None and self.all_head:
+            self.header = cells
+        elif any(cells) and self.header is not None:
+            self.lines.append(cells)
         self.row = None
 
 
@@ -160,7 +160,7 @@ class _LinkCount:
 
 
 def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
-                tables: list[tuple[str, int]], definitions: _Definitions) -> Iterator[str]:
+                tables: list[tuple[tuple[str, ...], ...]], definitions: _Definitions) -> Iterator[str]:
     """The page's strings in order, a paragraph mark where a block element opens and closes;
     scripts, styles, navigation and the like left out. One pass with an explicit stack: linear
     in the page, however deep its nesting (a tree walk that edits the tree was quadratic).
@@ -169,7 +169,7 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
     reference manual's term, e.g. a setting's name, stays beside its description, and every
     sentence of the description knows its term through `definitions`); cells of a
     row are one line, paragraphs inside a cell included; the line breaks of a <pre> are kept.
-    A table with a header row goes into `tables` as (header's words, rows after it), and each
+    A table with a header row goes into `tables` as its rows' cells, the header's first, and each
     term of a definition list into `definitions`."""
     from bs4.element import CData, NavigableString, Tag
 
@@ -183,8 +183,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
     open_tables: list[_Table] = []  # the tables being read, innermost last
 
     def in_row(words: str) -> str:
-        if open_tables and open_tables[-1].row is not None:
-            open_tables[-1].row.append(words)
+        if open_tables and open_tables[-1].row:
+            open_tables[-1].row[-1].append(words)
         if definitions.terms or definitions.descriptions:
             definitions.add(words)
         return words
@@ -217,8 +217,8 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
                     open_tables[-1].head_rows -= 1
                 elif node.name == "table":
                     table = open_tables.pop()
-                    if table.header is not None and table.rows:
-                        tables.append((table.header, table.rows))
+                    if table.header is not None and table.lines:
+                        tables.append((table.header, *table.lines))
             if node.name in ("dt", "dd"):
                 definitions.close(node.name)
             if node.name == "dt":
@@ -237,8 +237,10 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
                 yield in_row(mark())
             elif child.name in _CELL_TAGS:
                 cell += 1
-                if open_tables and child.name == "td" and not open_tables[-1].head_rows:
-                    open_tables[-1].all_head = False
+                if open_tables and open_tables[-1].row is not None:
+                    open_tables[-1].row.append([])
+                    if child.name == "td" and not open_tables[-1].head_rows:
+                        open_tables[-1].all_head = False
                 yield in_row(" ")
             if child.name in ("dt", "dd"):
                 definitions.open(child.name)

@@ -40,20 +40,20 @@ def read_markdown(path: Path, data: bytes) -> ExtractedText:
 
     tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(raw)
     headings: list[tuple[int, str]] = []
-    tables: list[tuple[str, int]] = []
+    tables: list[tuple[tuple[str, ...], ...]] = []
     text = "".join(_blocks(tokens, headings, tables))
     if headings and not title:
         title = headings[0][1]
     return ExtractedText(text, title, tuple(sorted(metadata.items())), tuple(headings), tuple(tables))
 
 
-def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]], tables: list[tuple[str, int]]) -> Iterator[str]:
+def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]],
+            tables: list[tuple[tuple[str, ...], ...]]) -> Iterator[str]:
     """Each block's text with a paragraph break before it; a table row's cells on one line.
-    A table goes into `tables` as (its header row's words, rows after it)."""
+    A table goes into `tables` as its rows' cells, the header row's first."""
     heading = 0  # the level of the heading being read, else 0
     row: list[str] | None = None
-    header: str | None = None  # the header row of the table being read
-    rows = 0
+    lines: list[tuple[str, ...]] = []  # the cells of the rows of the table being read
     for token in tokens:
         kind = token.type
         if kind == "heading_open":
@@ -63,17 +63,14 @@ def _blocks(tokens: Sequence[Any], headings: list[tuple[int, str]], tables: list
         elif kind == "tr_open":
             row = []
         elif kind == "tr_close" and row is not None:
-            line = " ".join(cell for cell in row if cell)
-            if header is None:
-                header = line  # GFM's first row is always the header
-            elif line:
-                rows += 1
-            yield _BLOCK + line
+            if not lines or any(row):  # GFM's first row is always the header
+                lines.append(tuple(row))
+            yield _BLOCK + " ".join(cell for cell in row if cell)
             row = None
         elif kind == "table_close":
-            if header and rows:
-                tables.append((header, rows))
-            header, rows = None, 0
+            if len(lines) > 1 and any(lines[0]):
+                tables.append(tuple(lines))
+            lines = []
         elif kind == "inline":
             words = _inline(token.children or ())
             if row is not None:

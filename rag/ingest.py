@@ -302,7 +302,7 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
     if not text.strip():
         raise IngestError(path, "holds no text")
     sections = locate_sections(text, extracted.headings)
-    tables = locate_tables(text, extracted.tables)
+    tables, cells = locate_tables(text, extracted.tables)
     definitions = locate_definitions(text, extracted.definitions)
     rel = path.relative_to(root)
     return Document(
@@ -314,11 +314,12 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
         metadata=tuple(sorted(metadata.items())),
         sections=sections,
         tables=tables,
+        cells=cells,
         definitions=definitions,
     )
 
 
-INGEST_VERSION = 6
+INGEST_VERSION = 7
 """Bumped when a format's reader changes what it makes of a file: an index built by another
 version has its documents read again, not taken as they were."""
 
@@ -352,29 +353,47 @@ def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tup
     return tuple(sections)
 
 
-def locate_tables(text: str, tables: Sequence[tuple[str, int]]) -> tuple[tuple[int, int, int], ...]:
+def locate_tables(
+    text: str, tables: Sequence[Sequence[Sequence[str]]],
+) -> tuple[tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]:
     """Where each table stands in the normalised `text`: its header row (a line of its own,
-    found in order) and the end of the last of the `rows` lines after it; a header not found
-    is left out."""
+    found in order) and the end of the last of its rows' lines after it, (header start, header
+    end, end); and where each cell of those lines stands, (start, end, column). A header not
+    found is left out."""
     found: list[tuple[int, int, int]] = []
+    cells: list[tuple[int, int, int]] = []
     cursor = 0
-    for words, rows in tables:
-        header = " ".join(normalize_text(words).split())
+    for lines in tables:
+        normal = [[" ".join(normalize_text(cell).split()) for cell in line] for line in lines]
+        header = " ".join(cell for cell in normal[0] if cell)
         at = _find_line(text, header, cursor) if header else -1
         if at < 0:
             continue
         end = pos = at + len(header)
-        for _ in range(rows):
+        spans = [(at, end)]
+        for _ in normal[1:]:
             while pos < len(text) and text[pos] == "\n":
                 pos += 1
             if pos == len(text):
                 break
             line_end = text.find("\n", pos)
-            end = pos = len(text) if line_end < 0 else line_end
+            spans.append((pos, len(text) if line_end < 0 else line_end))
+            end = pos = spans[-1][1]
         if end > at + len(header):
             found.append((at, at + len(header), end))
+            cells += (cell for (a, b), line in zip(spans, normal, strict=False) for cell in _cells(text, a, b, line))
             cursor = end
-    return tuple(found)
+    return tuple(found), tuple(cells)
+
+
+def _cells(text: str, start: int, end: int, cells: Sequence[str]) -> Iterator[tuple[int, int, int]]:
+    """Each cell with words of a row's line [start, end), found in order, with its column."""
+    pos = start
+    for column, cell in enumerate(cells):
+        at = text.find(cell, pos, end) if cell else -1
+        if at >= 0:
+            yield at, at + len(cell), column
+            pos = at + len(cell)
 
 
 def locate_definitions(text: str, definitions: Sequence[tuple[str, str]]) -> tuple[tuple[int, int, int, int], ...]:

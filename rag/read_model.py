@@ -34,6 +34,8 @@ MODEL_DIR = Path(__file__).parent / "models" / "reader"
 NO_SPAN = -50.0
 """The margin of a window where no span could be chosen (far below any real one)."""
 _LATIN = re.compile(r"[A-Za-z]")
+_WHOLE_CELL = 6
+"""A table cell of at most this many words is answered whole when the model's span is in it."""
 _AS_TRAINED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 """Typographic quotes as the ASCII ones the model read in training (98% of the apostrophes and
 double quotes of its data), one character for one, so offsets into the text stay exact: "Xi'an"
@@ -172,6 +174,10 @@ class ModelReader:
             if row != evidence:
                 in_row = self.read_window(reads, row, query.question, bonus, only_row=True).answer
                 best, evidence = Reading(best.row, best.rows, in_row, row, best.margin), row
+            if cfg.table_cells:
+                cell = self.read_cells(reads, evidence, query.question)
+                if cell is not None:
+                    best = Reading(best.row, best.rows, cell, evidence, best.margin)
         centre = next(s for s in ranked if s.row == best.row)
         features = Features(best.margin, centre.dense, centre.coverage)
         confidence = self.answer_fit(features.answer()) if self.reads(query.question) else 0.0
@@ -212,6 +218,70 @@ class ModelReader:
         logits = self._session.run(None, feeds)[0][0]
         terms = tokenize(question if asked is None else asked)
         return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)), only_row)
+
+    def read_cells(self, question: str, row: int, asked: str | None = None) -> Span | None:
+        """The answer in table row `row` read cell by cell, each after its column's name ("Day:
+        Saturday. Ride: Club Run. Start time: 8am. Distance: 80 km. ..."), prose the model reads
+        as it was trained: the best span inside one cell that the question (`asked`, default
+        `question`) does not already name. None when the row's table has no header of two
+        columns or more, or no such cell."""
+        index = self.sentences
+        found = index.table_of(row)
+        if found is None:
+            return None
+        document = index.documents[found[0]]
+        text = document.text
+        head_start, head_end, _ = document.tables[found[1]]
+        names = {column: text[a:b].rstrip(PERMALINKS + " ") for a, b, column in document.cells_in(head_start, head_end)}
+        span = index.span(row)
+        cells = [c for c in document.cells_in(span.start, span.end) if c[2] in names]
+        named = set(tokenize(question if asked is None else asked))
+        if len(names) < 2 or not cells:
+            return None
+        parts: list[str] = []
+        values: list[tuple[int, int, int, bool]] = []  # (context start, document start, length, may answer)
+        asked_for: list[float] = []  # how many of its column name's terms the question names
+        at = 0
+        for a, b, column in cells:
+            lead = f"{names[column]}: "
+            value = text[a:b]
+            terms = tokenize(value)
+            values.append((at + len(lead), a, b - a, bool(terms) and not set(terms) <= named))
+            asked_for.append(float(len(set(tokenize(names[column])) & named)))
+            parts.append(f"{lead}{value}. ")
+            at += len(parts[-1])
+        context = "".join(parts).translate(_AS_TRAINED)
+        if not any(v[3] for v in values):
+            return None
+        with self._encode_lock:
+            q_ids = question_ids(self.tokenizer, question.translate(_AS_TRAINED))
+            enc = self.tokenizer.encode(context, add_special_tokens=False)
+        room = min(self.max_len, self.config.window_tokens) - len(q_ids) - 3
+        ids, offsets = list(enc.ids)[:room], list(enc.offsets)[:room]
+        cell_of = np.full(len(ids), -1)
+        for k, (a, b) in enumerate(offsets):
+            for i, (start, _, length, may) in enumerate(values):
+                if may and start <= a and b <= start + length:
+                    cell_of[k] = i
+        if (cell_of < 0).all():
+            return None
+        window = assemble(q_ids, ids, offsets)
+        feeds = {"input_ids": np.array([window.ids], dtype=np.int64),
+                 "attention_mask": np.ones((1, len(window.ids)), dtype=np.int64),
+                 "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
+        logits = self._session.run(None, feeds)[0][0]
+        n = len(ids)
+        scores = logits[window.first:window.first + n, 0][:, None] + logits[window.first:window.first + n, 1][None, :]
+        i, j = np.indices(scores.shape)
+        ok = (j >= i) & (j - i < self.config.max_answer_tokens) & (cell_of[:, None] == cell_of[None, :])
+        scores = np.where(ok & (cell_of >= 0)[:, None], scores, -np.inf)
+        # A column the question names is the one it asks for ("What is the average speed of ...").
+        scores += self.config.centre_bonus * np.array([asked_for[c] if c >= 0 else 0.0 for c in cell_of])[:, None]
+        a, b = divmod(int(np.argmax(scores)), n)
+        start, doc_start, length, _ = values[int(cell_of[a])]
+        if len(text[doc_start:doc_start + length].split()) <= _WHOLE_CELL:
+            return Span(doc_start, doc_start + length)  # a short cell is one value ("28-32 km/h", not "28")
+        return Span(doc_start + offsets[a][0] - start, doc_start + offsets[b][1] - start)
 
     def _window(self, q_ids: list[int], row: int) -> tuple[Window, np.ndarray]:
         """The model's input: sentence `row`, then the one before it, then after, while they

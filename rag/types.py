@@ -41,6 +41,9 @@ class Document:
     tables: tuple[tuple[int, int, int], ...] = ()
     """(header start, header end, table end) of each table with a header row, in order: the
     lines after the header, up to the table's end, are its rows."""
+    cells: tuple[tuple[int, int, int], ...] = ()
+    """(start, end, column) of each cell with words of the rows of `tables`, header rows
+    included, in order."""
     definitions: tuple[tuple[int, int, int, int], ...] = ()
     """(term start, term end, end, parent) of each term of a definition list, in order: its
     description runs from the term's end to `end`; `parent` is the definition it is nested in
@@ -63,6 +66,7 @@ class Document:
             "metadata": dict(self.metadata),
             "sections": [list(s) for s in self.sections],
             **({"tables": [list(t) for t in self.tables]} if self.tables else {}),
+            **({"cells": [list(c) for c in self.cells]} if self.cells else {}),
             **({"definitions": [list(d) for d in self.definitions]} if self.definitions else {}),
         }
 
@@ -93,6 +97,15 @@ class Document:
             return None
         return self.definitions[at][0], self.definitions[at][1]
 
+    def cells_in(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """The table cells inside [start, end) (a row's, or a header row's), in order."""
+        at = bisect.bisect_left(self.cells, start, key=lambda c: c[0])
+        found = []
+        while at < len(self.cells) and self.cells[at][1] <= end:
+            found.append(self.cells[at])
+            at += 1
+        return found
+
     def table_of(self, start: int, end: int) -> int:
         """Which table (its place in `tables`) has [start, end) among its rows; -1 if none."""
         if not self.tables:
@@ -115,6 +128,7 @@ class Document:
             metadata=tuple(sorted((str(k), str(v)) for k, v in data.get("metadata", {}).items())),
             sections=tuple((int(start), str(path)) for start, path in data.get("sections", ())),
             tables=tuple((int(a), int(b), int(c)) for a, b, c in data.get("tables", ())),
+            cells=tuple((int(a), int(b), int(c)) for a, b, c in data.get("cells", ())),
             definitions=tuple((int(a), int(b), int(c), int(d)) for a, b, c, d in data.get("definitions", ())),
         )
 
@@ -128,9 +142,9 @@ class ExtractedText:
     metadata: tuple[tuple[str, str], ...] = ()
     headings: tuple[tuple[int, str], ...] = ()
     """(level, words) of each heading, in order; each is a paragraph of `text` of its own."""
-    tables: tuple[tuple[str, int], ...] = ()
-    """(header row's words, number of rows after it) of each table with a header row, in order;
-    each row is a paragraph of `text` of its own."""
+    tables: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    """The cells of each row of each table with a header row, in order, the header row's first;
+    each row is a paragraph of `text` of its own, its cells' words joined by a blank."""
     definitions: tuple[tuple[str, str], ...] = ()
     """(term's words, the last words of its description) of each term of a definition list, in
     order; the term runs on into its description in `text`."""

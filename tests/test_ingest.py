@@ -277,6 +277,11 @@ def test_a_table_knows_its_header_row_and_its_rows(tmp_path: Path) -> None:
     assert doc.text[head_start:head_end] == "Ride Distance"
     assert doc.text[head_end:end].split("\n\n")[1:] == ["Wednesday hills 38 km", "Sunday social 25 km"]
     assert doc.in_table_header(head_start, head_end) and doc.table_of(head_start, head_end) == -1
+    cells = [(doc.text[a:b], column) for a, b, column in doc.cells_in(head_start, end)]
+    assert cells == [("Ride", 0), ("Distance", 1), ("Wednesday hills", 0), ("38 km", 1), ("Sunday social", 0),
+                     ("25 km", 1)]
+    row = doc.text.index("Sunday social")
+    assert [doc.text[a:b] for a, b, _ in doc.cells_in(row, row + len("Sunday social 25 km"))] == ["Sunday social", "25 km"]
     for row in ("Wednesday hills 38 km", "Sunday social 25 km"):
         at = doc.text.index(row)
         assert doc.table_of(at, at + len(row)) == 0 and not doc.in_table_header(at, at + len(row))
@@ -316,6 +321,9 @@ def test_a_markdown_table_knows_its_header_row_too(tmp_path: Path) -> None:
     doc = load_one(tmp_path, "rides.md", text)
     assert [(doc.text[a:b], doc.text[b:end].split("\n\n")[1:]) for a, b, end in doc.tables] == [
         ("Ride Distance", ["Wednesday hills 38 km", "Sunday social 25 km"]), ("Level Value", ["ERROR 40"])]
+    assert [(doc.text[a:b], column) for a, b, column in doc.cells][:4] == [
+        ("Ride", 0), ("Distance", 1), ("Wednesday hills", 0), ("38 km", 1)]
+    assert [doc.text[a:b] for a, b, _ in doc.cells][-4:] == ["Level", "Value", "ERROR", "40"]
 
 
 @pytest.mark.parametrize(("page", "expected"), [

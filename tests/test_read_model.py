@@ -425,6 +425,34 @@ def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypa
     assert first(reader_with(prose))[0] == shipped.sentences.span(prose)
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("How long is the Wednesday hills ride?", "38 km"),  # the issue's own example
+    ("When does the Sunday social start?", "10 am"),
+    ("How far is the Friday sprint?", "20 km"),
+    ("Which ride starts at 7 pm?", "Friday sprint"),
+])
+def test_a_tables_row_is_answered_with_the_cell_asked_for(rides: Assistant, question: str, expected: str) -> None:
+    """The row is read cell by cell after its column's name ("Ride: Wednesday hills. Distance:
+    38 km. Start: 6 pm."), and the answer is a whole cell the question does not name."""
+    answer = rides.ask(question)
+    assert not answer.abstained and answer.answer == expected
+    first = answer.citations[0]
+    assert first.start <= answer.answer_start < answer.answer_end <= first.end, "the cell lies in the quoted row"
+
+
+def test_only_a_row_under_a_header_is_read_cell_by_cell(rides: Assistant) -> None:
+    reader = rides.reader
+    assert isinstance(reader, ModelReader) and reader.config.table_cells
+    header, prose = _row(rides, "Ride Distance Start"), _row(rides, "We ride from the boathouse on Wednesdays, Fridays and Sundays.")
+    question = "How long is the Wednesday hills ride?"
+    assert reader.read_cells(question, header) is None and reader.read_cells(question, prose) is None
+    row = _row(rides, "Wednesday hills 38 km 6 pm")
+    span = reader.read_cells(question, row)
+    assert span is not None and reader.sentences.documents[0].text[span.start:span.end] == "38 km"
+    # A row whose every cell the question names has nothing left to answer with.
+    assert reader.read_cells("Is the Wednesday hills ride 38 km at 6 pm?", row) is None
+
+
 @pytest.mark.parametrize(("sentence", "best"), [
     ("ride.start(hour)\u00b6 Start the ride at the hour given.", "Start"),  # a term's mark ends it
     ("The hour is in \u00b6 Start of the rules.", "hour is in \u00b6 Start"),  # a blank before it: prose
