@@ -36,6 +36,9 @@ NO_SPAN = -50.0
 _LATIN = re.compile(r"[A-Za-z]")
 _WHOLE_CELL = 6
 """A table cell of at most this many words is answered whole when the model's span is in it."""
+_NAMED_COLUMN = 2.0
+"""Added to the logit of spans in a cell whose column name shares a term with the question, a
+term each (as `ModelReaderConfig.centre_bonus` is to the rules' sentence)."""
 _AS_TRAINED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 """Typographic quotes as the ASCII ones the model read in training (98% of the apostrophes and
 double quotes of its data), one character for one, so offsets into the text stay exact: "Xi'an"
@@ -212,10 +215,7 @@ class ModelReader:
         row, is not an answer, nor one in a table's header row."""
         with self._encode_lock:  # the Rust tokenizer is not documented as thread-safe
             window, token_rows = self._window(question_ids(self.tokenizer, question.translate(_AS_TRAINED)), row)
-        ids = np.array([window.ids], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                 "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
-        logits = self._session.run(None, feeds)[0][0]
+        logits = self._logits(window)
         terms = tokenize(question if asked is None else asked)
         return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)), only_row)
 
@@ -266,22 +266,26 @@ class ModelReader:
         if (cell_of < 0).all():
             return None
         window = assemble(q_ids, ids, offsets)
-        feeds = {"input_ids": np.array([window.ids], dtype=np.int64),
-                 "attention_mask": np.ones((1, len(window.ids)), dtype=np.int64),
-                 "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
-        logits = self._session.run(None, feeds)[0][0]
-        n = len(ids)
-        scores = logits[window.first:window.first + n, 0][:, None] + logits[window.first:window.first + n, 1][None, :]
-        i, j = np.indices(scores.shape)
-        ok = (j >= i) & (j - i < self.config.max_answer_tokens) & (cell_of[:, None] == cell_of[None, :])
+        logits = self._logits(window)[window.first:window.first + len(ids)]
+        scores = logits[:, 0][:, None] + logits[:, 1][None, :]
+        first, last = np.indices(scores.shape)
+        ok = (last >= first) & (last - first < self.config.max_answer_tokens) & (cell_of[:, None] == cell_of[None, :])
         scores = np.where(ok & (cell_of >= 0)[:, None], scores, -np.inf)
         # A column the question names is the one it asks for ("What is the average speed of ...").
-        scores += self.config.centre_bonus * np.array([asked_for[c] if c >= 0 else 0.0 for c in cell_of])[:, None]
-        a, b = divmod(int(np.argmax(scores)), n)
+        scores += _NAMED_COLUMN * np.array([asked_for[c] if c >= 0 else 0.0 for c in cell_of])[:, None]
+        a, b = divmod(int(np.argmax(scores)), len(ids))
         start, doc_start, length, _ = values[int(cell_of[a])]
         if len(text[doc_start:doc_start + length].split()) <= _WHOLE_CELL:
             return Span(doc_start, doc_start + length)  # a short cell is one value ("28-32 km/h", not "28")
         return Span(doc_start + offsets[a][0] - start, doc_start + offsets[b][1] - start)
+
+    def _logits(self, window: Window) -> np.ndarray:
+        """The model's start and end logits for each token of `window`."""
+        ids = np.array([window.ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                 "token_type_ids": np.array([window.type_ids], dtype=np.int64)}
+        logits: np.ndarray = self._session.run(None, feeds)[0][0]
+        return logits
 
     def _window(self, q_ids: list[int], row: int) -> tuple[Window, np.ndarray]:
         """The model's input: sentence `row`, then the one before it, then after, while they
