@@ -224,10 +224,10 @@ class ModelReaderConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        unbounded = ("look_further_below", "trust_span_from", "centre_bonus", "rules_weight", "table_rows_by_rules",
-                     "table_cells")
+        unbounded = ("look_further_below", "trust_span_from", "centre_bonus", "rules_weight")
         for f in fields(self):
-            if f.name not in unbounded and getattr(self, f.name) < 1:
+            value = getattr(self, f.name)
+            if f.name not in unbounded and not isinstance(value, bool) and value < 1:
                 raise ConfigError(f"{f.name} must be >= 1, got {getattr(self, f.name)}")
         if not 0.0 <= self.trust_span_from <= 1.0:
             raise ConfigError(f"trust_span_from must be in [0, 1], got {self.trust_span_from}")

@@ -101,7 +101,7 @@ class _Table:
         self.all_head = True  # every cell of that row is a <th>
 
     def close_row(self) -> None:
-        cells = tuple(" ".join("".join(strings).split()) for strings in self.row or ())
+        cells = tuple(_words(strings) for strings in self.row or ())
         if any(cells) and self.header is None and self.all_head:
             self.header = cells
         elif any(cells) and self.header is not None:
@@ -132,13 +132,13 @@ class _Definitions:
 
     def close(self, name: str) -> None:
         if name == "dt" and self.terms:
-            words = " ".join("".join(self.terms.pop()).split())
+            words = _words(self.terms.pop())
             self.words.append([words, ""])
             self.last = len(self.words) - 1 if words else -1
         elif name == "dd" and self.descriptions:
             term, strings = self.descriptions.pop()
             if term >= 0:
-                self.words[term][1] = " ".join("".join(strings).split()[-self.TAIL:])
+                self.words[term][1] = " ".join(_words(strings).split()[-self.TAIL:])
 
     def add(self, part: str) -> None:
         for strings in self.terms:
@@ -148,6 +148,11 @@ class _Definitions:
 
     def found(self) -> tuple[tuple[str, str], ...]:
         return tuple((term, tail) for term, tail in self.words if term and tail)
+
+
+def _words(strings: list[str]) -> str:
+    """The words of strings read one after another, one blank between each two."""
+    return " ".join("".join(strings).split())
 
 
 class _LinkCount:
@@ -200,7 +205,7 @@ def _text_parts(root: Any, headings: list[tuple[int, str]], count: _LinkCount,
             if node is root:
                 continue
             if heading is not None and node.name == f"h{level}":
-                words = " ".join("".join(heading).split())
+                words = _words(heading)
                 if words:
                     headings.append((level, words))
                 heading = None

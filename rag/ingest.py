@@ -15,7 +15,7 @@ from rag.config import IngestConfig
 from rag.errors import EmptyCorpusError, IngestError, NotContentError
 from rag.formats import describe_suffixes, format_for, supported_suffixes
 from rag.journal import text_key
-from rag.types import PERMALINKS, SECTION_SEPARATOR, Document
+from rag.types import SECTION_SEPARATOR, Document, name_of
 
 logger = logging.getLogger(__name__)
 
@@ -324,10 +324,6 @@ INGEST_VERSION = 7
 version has its documents read again, not taken as they were."""
 
 
-_PERMALINKS = PERMALINKS + " "
-"""Stripped from the end of a heading's words for its name."""
-
-
 def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
     """Where each heading stands in the normalised `text` (a line of its own, found in order),
     with the path of the headings above it; a heading not found is left out."""
@@ -335,19 +331,13 @@ def locate_sections(text: str, headings: Sequence[tuple[int, str]]) -> tuple[tup
     path: list[tuple[int, str]] = []
     cursor = 0
     for level, words in headings:
-        heading = " ".join(normalize_text(words).split())
-        if not heading:
-            continue
-        at = text.find(heading, cursor)
-        end = at + len(heading)
-        while at >= 0 and not ((at == 0 or text[at - 1] == "\n") and (end == len(text) or text[end] == "\n")):
-            at = text.find(heading, at + 1)
-            end = at + len(heading)
+        heading = _normal_words(words)
+        at = _find_line(text, heading, cursor) if heading else -1
         if at < 0:
             continue
         while path and path[-1][0] >= level:
             path.pop()
-        path.append((level, heading.rstrip(_PERMALINKS) or heading))
+        path.append((level, name_of(heading)))
         sections.append((at, SECTION_SEPARATOR.join(words for _, words in path)))
         cursor = at + len(heading)
     return tuple(sections)
@@ -364,7 +354,7 @@ def locate_tables(
     cells: list[tuple[int, int, int]] = []
     cursor = 0
     for lines in tables:
-        normal = [[" ".join(normalize_text(cell).split()) for cell in line] for line in lines]
+        normal = [[_normal_words(cell) for cell in line] for line in lines]
         header = " ".join(cell for cell in normal[0] if cell)
         at = _find_line(text, header, cursor) if header else -1
         if at < 0:
@@ -420,11 +410,16 @@ def locate_definitions(text: str, definitions: Sequence[tuple[str, str]]) -> tup
 
 def _find_words(text: str, words: str, cursor: int) -> tuple[int, int] | None:
     """Where `words` stand in `text` at or after `cursor`, whatever blanks lie between them."""
-    parts = normalize_text(words).split()
+    parts = _normal_words(words).split()
     if not parts:
         return None
     match = re.compile(r"\s+".join(map(re.escape, parts))).search(text, cursor)
     return None if match is None else match.span()
+
+
+def _normal_words(words: str) -> str:
+    """Words as the normalised text holds them on one line: one blank between each two."""
+    return " ".join(normalize_text(words).split())
 
 
 def _find_line(text: str, line: str, cursor: int) -> int:

@@ -26,7 +26,7 @@ from rag.errors import ModelError
 from rag.lexical import tokenize
 from rag.read_heuristic import HeuristicReader, SentenceIndex
 from rag.reader_windows import Window, assemble, load_tokenizer, question_ids
-from rag.types import PERMALINKS, Extraction, Passage, Query, Span
+from rag.types import PERMALINKS, Extraction, Passage, Query, Span, name_of
 
 MODEL_DIR = Path(__file__).parent / "models" / "reader"
 """The shipped model: reader.onnx, tokenizer.json, reader.json (calibration), MODEL_CARD.md."""
@@ -232,7 +232,7 @@ class ModelReader:
         document = index.documents[found[0]]
         text = document.text
         head_start, head_end, _ = document.tables[found[1]]
-        names = {column: text[a:b].rstrip(PERMALINKS + " ") for a, b, column in document.cells_in(head_start, head_end)}
+        names = {column: name_of(text[a:b]) for a, b, column in document.cells_in(head_start, head_end)}
         span = index.span(row)
         cells = [c for c in document.cells_in(span.start, span.end) if c[2] in names]
         named = set(tokenize(question if asked is None else asked))

@@ -16,6 +16,11 @@ PERMALINKS = "¶§🔗"
 MkDocs write "¶"): text of the page, not of the heading's name, and the end of a term."""
 
 
+def name_of(heading: str) -> str:
+    """A heading's (or a column header's) name: its words less a permalink mark after them."""
+    return heading.rstrip(PERMALINKS + " ") or heading
+
+
 def source_label(title: str, section: str) -> str:
     """What a visitor reads for a source: "Title › Section", without a first heading that
     repeats the title."""
@@ -79,11 +84,13 @@ class Document:
         at = bisect.bisect_right(self.sections, offset, key=lambda s: s[0]) - 1
         return self.sections[at][1] if at >= 0 else ""
 
+    def _table_from(self, start: int) -> int:
+        """The last table whose header row starts at or before `start`; -1 if none."""
+        return bisect.bisect_right(self.tables, start, key=lambda t: t[0]) - 1 if self.tables else -1
+
     def in_table_header(self, start: int, end: int) -> bool:
         """Whether [start, end) lies inside a table's header row (the names of its columns)."""
-        if not self.tables:
-            return False
-        at = bisect.bisect_right(self.tables, start, key=lambda t: t[0]) - 1
+        at = self._table_from(start)
         return at >= 0 and end <= self.tables[at][1]
 
     def term_of(self, start: int) -> tuple[int, int] | None:
@@ -108,9 +115,7 @@ class Document:
 
     def table_of(self, start: int, end: int) -> int:
         """Which table (its place in `tables`) has [start, end) among its rows; -1 if none."""
-        if not self.tables:
-            return -1
-        at = bisect.bisect_right(self.tables, start, key=lambda t: t[0]) - 1
+        at = self._table_from(start)
         return at if at >= 0 and self.tables[at][1] < start and end <= self.tables[at][2] else -1
 
     def section_starts(self) -> list[int]:
