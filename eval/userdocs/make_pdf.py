@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build docs/lake-field-notes.pdf from lake-field-notes.source.txt with fpdf2.
+"""Build docs/lake-field-notes.pdf from lake-field-notes.source.txt with fpdf2 (or, with
+--dev, the tuning set's dev/docs/hollins-bat-survey.pdf from dev/hollins-bat-survey.source.txt).
 
 Only needed to regenerate the PDF; the frozen PDF is committed. fpdf2 is not a
 project dependency: install it anywhere, e.g.
@@ -9,22 +10,30 @@ Source markup: "# " title, "## " heading, "Key: value" lines kept one a line,
 blank lines separate paragraphs.
 """
 import os
+import sys
 
 from fpdf import FPDF
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.join(HERE, "lake-field-notes.source.txt")
-OUT = os.path.join(HERE, "docs", "lake-field-notes.pdf")
+PDFS = {
+    "held-out": (os.path.join(HERE, "lake-field-notes.source.txt"),
+                 os.path.join(HERE, "docs", "lake-field-notes.pdf"),
+                 "Field Notes: Summer Survey of Lake Orlen", "Ruth Okafor"),
+    "dev": (os.path.join(HERE, "dev", "hollins-bat-survey.source.txt"),
+            os.path.join(HERE, "dev", "docs", "hollins-bat-survey.pdf"),
+            "Bat Roost Survey: Hollins Barn, Summer 2026", "Mark Ellison"),
+}
 
 
 def main():
+    SRC, OUT, title, author = PDFS["dev" if "--dev" in sys.argv[1:] else "held-out"]
     with open(SRC, encoding="utf-8") as f:
         blocks = f.read().strip().split("\n\n")
     pdf = FPDF(format="A4")
     pdf.set_creation_date(__import__("datetime").datetime(2025, 8, 14, 10, 0, 0,
                           tzinfo=__import__("datetime").timezone.utc))
-    pdf.set_title("Field Notes: Summer Survey of Lake Orlen")
-    pdf.set_author("Ruth Okafor")
+    pdf.set_title(title)
+    pdf.set_author(author)
     pdf.set_margins(20, 20, 20)
     pdf.set_auto_page_break(True, margin=20)
     pdf.add_page()

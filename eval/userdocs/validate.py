@@ -3,6 +3,9 @@
 
 Usage: python eval/userdocs/validate.py [QUESTIONS_JSONL]
 
+The documents are the docs/ folder beside the questions file (eval/userdocs/docs for the
+held-out set, eval/userdocs/dev/docs for the tuning set dev/questions.jsonl).
+
 Standard library plus pypdf (for the PDF's text layer). Checks:
   * every line is a JSON object with exactly the schema of eval/questions/*.jsonl
     (plus "standalone" on followups), ids unique, questions unique;
@@ -75,11 +78,11 @@ def pdf_text(path):
     return collapse("\n".join(page.extract_text() or "" for page in reader.pages))
 
 
-def load_docs():
+def load_docs(folder=DOCS):
     """doc_id -> (kind, raw text or None, collapsed text)."""
     docs = {}
-    for name in sorted(os.listdir(DOCS)):
-        path = os.path.join(DOCS, name)
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
         stem, ext = os.path.splitext(name)
         ext = ext.lower()
         if ext in (".html", ".htm"):
@@ -209,9 +212,10 @@ def check(rec, docs, where, errors):
 
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "questions.jsonl")
-    docs = load_docs()
+    folder = os.path.join(os.path.dirname(os.path.abspath(path)), "docs")
+    docs = load_docs(folder)
     if not docs:
-        sys.exit(f"FAIL: no documents in {DOCS}")
+        sys.exit(f"FAIL: no documents in {folder}")
     errors, ids, questions = [], {}, {}
     counts, per_doc = collections.Counter(), collections.Counter()
     with open(path, encoding="utf-8") as f:
