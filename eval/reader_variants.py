@@ -1,7 +1,7 @@
 """How the learned reader's settings trade quality for time: each `ModelReaderConfig` variant
 (windows read, window length) and the heuristic reader, on the tuning sets only
-(squad-public, xian-dev and the Python manual's dev.jsonl and dev2.jsonl), through the whole pipeline with
-MiniLM. Prints a table; `--json` writes it too.
+(squad-public, xian-dev, the user documents' dev set and the Python manual's dev.jsonl and
+dev2.jsonl), through the whole pipeline with MiniLM. Prints a table; `--json` writes it too.
 
     python eval/reader_variants.py [--json FILE] [--model DIR] [--set NAME] [--only VARIANT]
 """
@@ -28,9 +28,11 @@ from rag.read_model import MODEL_DIR, ModelReader  # noqa: E402
 from rag.store import load_index  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
+USERDOCS_DEV = ROOT / "eval" / "userdocs" / "dev"
 SETS = {
     "squad-public": (SQUAD / "questions.jsonl", SQUAD / "docs"),
     "xian-dev": (ROOT / "eval" / "questions" / "xian-dev.jsonl", ROOT / "docs"),
+    "userdocs-dev": (USERDOCS_DEV / "questions.jsonl", USERDOCS_DEV / "docs"),
     # The Python manual's tuning sets, over the index `make eval-docs` builds (run that first).
     "pydocs-dev": (ROOT / "eval" / "pydocs" / "dev.jsonl", ROOT / "build" / "pydocs" / "docs"),
     "pydocs-dev2": (ROOT / "eval" / "pydocs" / "dev2.jsonl", ROOT / "build" / "pydocs" / "docs"),
@@ -66,6 +68,8 @@ VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReader
     "model, default, a table's row answered as read in the window": ModelReaderConfig(table_cells=False),
     "model, default, sentences ranked without their section":
         (ModelReaderConfig(), HeuristicReaderConfig(read_in_section=False)),
+    "model, default, headings may be the evidence":
+        (ModelReaderConfig(), HeuristicReaderConfig(headings_as_evidence=True)),
 }
 """The model's settings, or its settings and the rules' (which rank the sentences it reads
 around), or None for the heuristic reader alone."""

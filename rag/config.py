@@ -166,6 +166,16 @@ class HeuristicReaderConfig:
     0.524 -> 0.571 with the section, 0.587 with the term too (56 -> 62 of 95 right, none lost),
     squad-public 0.874 -> 0.876, xian-dev unchanged. The two sentences before it instead of the
     section moved the manual's 0.688 -> 0.656 and 0.508 -> 0.476."""
+    headings_as_evidence: bool = False
+    """Whether a heading may be the evidence. It names what its section is about, and ranks
+    high on the question's words ("I forgot the admin password." above "Run tidepool
+    reset-admin on the server as root.", "SERVICE CHARGE" above "Payments more than 30 days late
+    incur a £15 admin fee."); its words count for the sentences below it (`read_in_section`).
+    Left out of the rules' ranking and the model's spans, as a table's header row is: the user
+    documents' dev set evidence@1 0.855 -> 0.868, the other tuning sets the same but the
+    manual's `dev2.jsonl` 0.587 -> 0.571: one gained, one a heading had answered by chance
+    ("venv — Creation of virtual environments¶" holds ".venv" once punctuation goes), one lost
+    where the windows the model reads moved."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

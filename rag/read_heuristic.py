@@ -115,6 +115,11 @@ class SentenceIndex:
         document = self.documents[int(self.table.doc[row])]
         return document.in_table_header(int(self.table.start[row]), int(self.table.end[row]))
 
+    def in_heading(self, row: int) -> bool:
+        """Whether sentence `row` is (inside) a heading."""
+        document = self.documents[int(self.table.doc[row])]
+        return document.in_heading(int(self.table.start[row]), int(self.table.end[row]))
+
     def neighbours(self, row: int) -> list[int]:
         """The sentences right after and right before `row` in the same paragraph."""
         table = self.table
@@ -229,6 +234,12 @@ class HeuristicReader:
         ]
         return (first, *rest)
 
+    def names_only(self, row: int) -> bool:
+        """Whether sentence `row` only names what follows it, a table's header row or (unless
+        `headings_as_evidence`) a heading: never the evidence."""
+        index = self.sentences
+        return index.in_table_header(row) or (not self.config.headings_as_evidence and index.in_heading(row))
+
     def query_idf(self, query: str) -> dict[str, float]:
         """The query's distinct terms with their IDF over the sentences."""
         return {t: self.sentences.bm25.idf(t) for t in set(tokenize(query))}
@@ -255,7 +266,7 @@ class HeuristicReader:
         top = max(p.score for p in passages) or 1.0
         for passage in passages:
             for row in index.rows_of_passage(passage):
-                if not index.in_table_header(int(row)):
+                if not self.names_only(int(row)):
                     chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), passage.score / top)
         if not chunk_score:
             return []

@@ -342,8 +342,8 @@ class ModelReader:
         scores = starts[:, None] + ends[None, :]
         i, j = np.indices(scores.shape)
         same_sentence = token_rows[:, None] == token_rows[None, :]
-        # A table's header row names its columns: no answer is in it.
-        allowed = [r for r in rows if not self.sentences.in_table_header(r) and (r == row or not only_row)]
+        # A table's header row names its columns, a heading its section: no answer is in them.
+        allowed = [r for r in rows if not self.heuristic.names_only(r) and (r == row or not only_row)]
         if len(allowed) < len(rows):
             same_sentence &= np.isin(token_rows, allowed)[:, None]
         text = self.sentences.documents[int(self.sentences.table.doc[row])].text

@@ -84,6 +84,14 @@ class Document:
         at = bisect.bisect_right(self.sections, offset, key=lambda s: s[0]) - 1
         return self.sections[at][1] if at >= 0 else ""
 
+    def in_heading(self, start: int, end: int) -> bool:
+        """Whether [start, end) lies inside a heading's line."""
+        at = bisect.bisect_right(self.sections, start, key=lambda s: s[0]) - 1
+        if at < 0:
+            return False
+        line_end = self.text.find("\n", self.sections[at][0])
+        return line_end < 0 or end <= line_end
+
     def _table_from(self, start: int) -> int:
         """The last table whose header row starts at or before `start`; -1 if none."""
         return bisect.bisect_right(self.tables, start, key=lambda t: t[0]) - 1 if self.tables else -1

@@ -230,6 +230,32 @@ def test_a_sentence_is_ranked_by_its_words_read_within_its_section() -> None:
     assert alone.section_terms(0) == {"kiln", "note"}, "no sections: the title"
 
 
+def test_a_heading_is_never_the_evidence_but_its_words_rank_the_sentences_below() -> None:
+    """A heading holds the question's words, not its answer: the rules leave it out of the
+    ranking (unless `headings_as_evidence`), and the sentence under it ranks first."""
+    from dataclasses import replace
+
+    text = "Troubleshooting\n\nI forgot the admin password.\n\nRun reset-admin on the server as root.\n\nQuotas\n\nEach computer may use 200 GB."
+    sections = ((0, "Troubleshooting"), (text.index("I forgot"), "Troubleshooting › I forgot the admin password."),
+                (text.index("Quotas"), "Troubleshooting › Quotas"))
+    doc = Document("faq", "FAQ", text, "faq.md", "5" * 64, sections=sections)
+    assert doc.in_heading(text.index("Quotas"), text.index("Quotas") + 6)
+    assert not doc.in_heading(text.index("Run"), text.index("root.") + 5)
+    assert not doc.in_heading(text.index("Each"), len(text)), "a section's body"
+    embedder = HashEmbedder()
+    chunks = chunk_document(doc, ChunkConfig())
+    sentences = SentenceIndex.build([doc], chunks, embedder)
+    question = "What do I do if I forgot the admin password?"
+    query = Query(question, question, embedder.embed([question])[0])
+    passages = [Passage(c.chunk_id, c.doc_id, c.text, c.start, c.end, c.sentences, 1.0, 1.0, 1.0) for c in chunks]
+    reader = HeuristicReader(sentences)
+    ranked = [sentences.texts[s.row] for s in reader.score_sentences(query, passages)]
+    assert ranked[0] == "Run reset-admin on the server as root."
+    assert not {"Troubleshooting", "I forgot the admin password.", "Quotas"} & set(ranked)
+    loose = HeuristicReader(sentences, replace(reader.config, headings_as_evidence=True))
+    assert sentences.texts[loose.score_sentences(query, passages)[0].row] == "I forgot the admin password."
+
+
 def test_a_sentence_of_a_description_is_read_with_its_term() -> None:
     """A reference manual names the setting in the term and gives its default sentences later."""
     text = "Settings\n\nmax_riders How many may ride.\n\nThe default is 24.\n\nRides start at the boathouse."

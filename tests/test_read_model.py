@@ -383,6 +383,24 @@ def test_a_tables_header_row_is_never_the_evidence(rides: Assistant) -> None:
     assert chosen.answer_row == first and chosen.margin == pytest.approx(2.0)
 
 
+def test_no_answer_of_the_model_lies_in_a_heading(rides: Assistant) -> None:
+    """A heading names its section; the model's best logits on it do not make it the answer."""
+    import numpy as np
+
+    reader = rides.reader
+    assert isinstance(reader, ModelReader)
+    heading = _row(rides, "Weekly rides")
+    assert reader.sentences.in_heading(heading) and reader.heuristic.names_only(heading)
+    before = heading - 1  # "We ride from the boathouse on Wednesdays, Fridays and Sundays."
+    window, token_rows = reader._window(question_ids(reader.tokenizer, "Which rides?"), before)
+    assert heading in token_rows
+    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
+    for row, peak in ((heading, 6.0), (before, 2.0)):
+        logits[window.first + int(np.flatnonzero(token_rows == row)[0])] = peak / 2
+    chosen = reader._best_span(before, window, token_rows, logits, set())
+    assert chosen.answer_row == before and chosen.margin == pytest.approx(2.0)
+
+
 def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the model answers from a row of a table, the evidence is the row of that table the
     rules rank first, and the answer the model's best span inside it; prose is left alone."""
