@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,7 +46,8 @@ BUILT_ELSEWHERE["pydocs-dev2"] = BUILT_ELSEWHERE["pydocs-dev"]
 def index_for(set_name: str) -> Path:
     """The index a tuning set is read over (`eval/window_choice.py` reads the same ones)."""
     return BUILT_ELSEWHERE.get(set_name, ROOT / "eval" / ".cache" / f"variants-{set_name}")
-VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReaderConfig] | None] = {
+VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReaderConfig | None]
+               | tuple[ModelReaderConfig, HeuristicReaderConfig | None, dict[str, Any]] | None] = {
     "heuristic": None,
     "model, 1 window of 64": ModelReaderConfig(windows=1, window_tokens=64),
     "model, 1 window of 96": ModelReaderConfig(windows=1, window_tokens=96),
@@ -70,9 +72,11 @@ VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReader
         (ModelReaderConfig(), HeuristicReaderConfig(read_in_section=False)),
     "model, default, headings may be the evidence":
         (ModelReaderConfig(), HeuristicReaderConfig(headings_as_evidence=True)),
+    "model, default, unknown identifiers answered": (ModelReaderConfig(), None, {"decline_unknown_identifiers": False}),
 }
 """The model's settings, or its settings and the rules' (which rank the sentences it reads
-around), or None for the heuristic reader alone."""
+around; None: the default) and changes to the answer policy, or None for the heuristic reader
+alone."""
 KEYS = {"evidence@1": "ev@1", "EM": "EM", "F1": "F1", "false_abstention": "false-abst",
         "abstention_recall": "abst-R", "abstention_f1": "abst-F1", "citation_validity": "cit",
         "latency_p50_ms": "p50ms", "reader_p50_ms": "reader-p50ms"}
@@ -104,10 +108,11 @@ def main() -> int:
         for name, variant in VARIANTS.items():
             if args.only and name not in args.only:
                 continue
-            cfg, rules = variant if isinstance(variant, tuple) else (variant, None)
+            cfg, rules, policy = (*variant, {})[:3] if isinstance(variant, tuple) else (variant, None, {})
             ranks = heuristic if rules is None else HeuristicReader(sentences, rules)
             reader: Reader = heuristic if cfg is None else ModelReader(sentences, ranks, cfg, args.model)
             assistant = Assistant.load(index, embedder, reader=reader)  # the reader's own policy
+            assistant.policy = replace(assistant.policy, **policy)
             assistant.warm_up()
             result = evaluate(assistant, questions, read_sources(docs, assistant), set_name)
             row = {"set": set_name, "variant": name, "config": None if cfg is None else asdict(cfg),

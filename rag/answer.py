@@ -17,12 +17,14 @@ def compose_answer(
     extractions: Sequence[Extraction],
     documents: Mapping[str, Document],
     policy: AnswerPolicy | None = None,
+    unknown: Sequence[str] = (),
 ) -> Answer:
     """The answer to `question` from a reader's extractions (best first).
 
     Citations are the first `max_citations` extractions whose evidence does not overlap an
-    earlier one's. Below `abstain_below` confidence the answer is empty and the citations are
-    the closest passages. Otherwise the answer is extraction 1's short answer, or its whole
+    earlier one's. Below `abstain_below` confidence, or when the question names `unknown`
+    identifiers no document mentions (and `decline_unknown_identifiers`), the answer is empty
+    and the citations are the closest passages. Otherwise the answer is extraction 1's short answer, or its whole
     evidence when it has none (or one that lies outside the evidence).
     """
     cfg = AnswerPolicy() if policy is None else policy
@@ -37,7 +39,7 @@ def compose_answer(
     citations = tuple(_citation(n, e, documents[e.doc_id], cfg.base_url) for n, e in enumerate(chosen, 1))
     top = chosen[0]
     confidence = min(max(top.confidence, 0.0), 1.0)
-    if confidence < cfg.abstain_below:
+    if confidence < cfg.abstain_below or (unknown and cfg.decline_unknown_identifiers):
         return Answer(question, "", True, confidence, citations)
     span = top.answer
     if span is not None and not top.evidence.start <= span.start < span.end <= top.evidence.end:

@@ -257,6 +257,15 @@ class AnswerPolicy:
     """Where the documents are published (e.g. "https://docs.example.org/"): a citation of an
     HTML page links to the page there, at the quote; "" links every citation to the server's
     own source view."""
+    decline_unknown_identifiers: bool = True
+    """Decline a question that names, as code or a version spells it, something no document
+    mentions ("What is the default value of max_upload_size?", "When will Tidepool 3.0 be
+    released?", "What does the @typing.override decorator check?"; `rag.lexical.identifiers`):
+    a reader finds a near miss for it ("the default value of max_connections") that no
+    paraphrase excuses. The readers' confidence does not see it. On the tuning sets (`python
+    eval/reader_variants.py`, "unknown identifiers answered"): unanswerable declined on the user
+    documents' dev set 35% -> 40%, the manual's `dev2.jsonl` 39% -> 61%, squad-public 16.9% ->
+    17.1%, xian-dev and the manual's `dev.jsonl` the same; no answerable question declined."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.abstain_below <= 1.0:

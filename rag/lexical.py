@@ -31,6 +31,47 @@ def words(text: str) -> list[str]:
     return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
 
 
+_NAME_OR_NUMBER = re.compile(r"\w+(?:\.\w+)*")
+_MIXED_CASE = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
+
+
+def identifiers(text: str) -> list[str]:
+    """The names in `text` that code or versions spell, none of which a paraphrase would
+    reword: with an underscore ("max_upload_size", "__init__"), dotted ("sys.monitoring", "3.0";
+    not "e.g" nor "U.S"), or with capitals inside a word ("pyOpenSSL", "SSHClient")."""
+    found = []
+    for name in _NAME_OR_NUMBER.findall(text):
+        parts = name.split(".")
+        underscored = "_" in name and bool(name.strip("_"))
+        dotted = len(parts) > 1 and not all(len(p) == 1 and p.isalpha() for p in parts)
+        if underscored or dotted or _MIXED_CASE.search(name, 1):
+            found.append(name)
+    return found
+
+
+class Identifiers:
+    """The words and dotted names of a corpus, lower-cased: what tells a question about a
+    setting, module or version the documents never mention."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.names: set[str] = set()
+        for text in texts:
+            self.names.update(_NAME_OR_NUMBER.findall(text.lower()))
+
+    def unknown(self, question: str) -> list[str]:
+        """The `identifiers` of `question` that no text holds. A dotted name counts as held when
+        its last two parts are ("reprlib.Repr.maxstring" where the text says "Repr.maxstring"),
+        or its last part alone when that has an underscore ("Fraction.limit_denominator")."""
+        return [name for name in identifiers(question) if not self._holds(name.lower().split("."))]
+
+    def _holds(self, parts: list[str]) -> bool:
+        if ".".join(parts) in self.names:
+            return True
+        if len(parts) > 2 and ".".join(parts[-2:]) in self.names:
+            return True
+        return len(parts) > 1 and "_" in parts[-1] and parts[-1] in self.names
+
+
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light suffix-stripper: enough to match plurals and simple verb forms."""

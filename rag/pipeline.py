@@ -18,6 +18,7 @@ from rag.conversation import carry, may_need_history, needs_history, resolve_que
 from rag.embed import Embedder
 from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
+from rag.lexical import Identifiers
 from rag.read import Reader
 from rag.read_heuristic import SentenceIndex
 from rag.readers import DEFAULT_READER, make_reader, policy_for
@@ -94,6 +95,8 @@ class Assistant:
         self._by_id = {d.doc_id: d for d in self.documents}
         self._recent: OrderedDict[tuple[str, tuple[str, ...]], Answer] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._identifiers: Identifiers | None = None
+        self._identifiers_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -141,8 +144,19 @@ class Assistant:
         return cls(embedder, retriever, reader, stored.documents, policy, cfg.limits, m, stored.generation)
 
     def warm_up(self) -> None:
-        """Load the model and run it once, so the first visitor does not wait for it."""
+        """Load the model and run it once, and gather the documents' identifiers, so the first
+        visitor does not wait for them."""
         self.embedder.embed(["warm up"])
+        self.identifiers()
+
+    def identifiers(self) -> Identifiers:
+        """The words and dotted names of the documents (gathered once: 0.35 s for the Python
+        manual's 9 million characters)."""
+        if self._identifiers is None:
+            with self._identifiers_lock:
+                if self._identifiers is None:
+                    self._identifiers = Identifiers(d.text for d in self.documents)
+        return self._identifiers
 
     def document(self, doc_id: str) -> Document | None:
         """One document by id, or None."""
@@ -242,7 +256,9 @@ class Assistant:
         reading = time.perf_counter()
         extractions = self.reader.read(query, passages)
         reader_ms = (time.perf_counter() - reading) * 1000
-        return Trace(compose_answer(query.question, extractions, self._by_id, self.policy), passages, reader_ms)
+        unknown = self.identifiers().unknown(query.question) if self.policy.decline_unknown_identifiers else []
+        return Trace(compose_answer(query.question, extractions, self._by_id, self.policy, unknown), passages,
+                     reader_ms)
 
     def _remember(self, question: str, turns: list[str], answer: Answer) -> None:
         with self._recent_lock:

@@ -10,7 +10,7 @@ import pytest
 
 from rag.chunk import SentenceTable
 from rag.embed_hash import HashEmbedder
-from rag.lexical import BM25, RowsBM25, TermTable, TermTableBuilder, tokenize
+from rag.lexical import BM25, Identifiers, RowsBM25, TermTable, TermTableBuilder, identifiers, tokenize
 from rag.read_heuristic import SentenceIndex
 from rag.types import Chunk, Document, Span
 
@@ -122,3 +122,19 @@ def test_a_term_table_assembled_from_an_earlier_one_scores_as_one_read_afresh() 
         TermTableBuilder().add_rows(earlier, np.array([0]))
     with pytest.raises(ValueError, match="inconsistent"):
         TermTable.from_arrays(["red"], np.array([1]), np.array([1]), np.array([1]), np.array([0, 1]))
+
+
+def test_identifiers_are_the_names_code_and_versions_spell() -> None:
+    question = ("Is max_upload_size, __init__, sys.monitoring, Tidepool 3.0, pyOpenSSL or SSHClient "
+                "like e.g. the U.S. or a GP, I or _?")
+    assert identifiers(question) == ["max_upload_size", "__init__", "sys.monitoring", "3.0", "pyOpenSSL", "SSHClient"]
+
+
+def test_an_identifier_no_text_holds_is_unknown() -> None:
+    known = Identifiers(["Repr.maxstring is 30 by default.", "limit_denominator(max_denominator=1000000)",
+                         "New in version 3.0.1: max_connections and HTTPStatus."])
+    assert known.unknown("What is max_connections? And HTTPStatus, httpstatus?") == []
+    assert known.unknown("What is reprlib.Repr.maxstring or Fraction.limit_denominator?") == [], "held in part"
+    assert known.unknown("What is max_upload_size, in 3.0 or in sys.monitoring?") == ["max_upload_size", "3.0",
+                                                                                      "sys.monitoring"]
+    assert known.unknown("What is the limit?") == []

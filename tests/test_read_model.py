@@ -493,3 +493,20 @@ def test_no_answer_span_holds_or_crosses_a_permalink_mark(tmp_path: Path, senten
     logits[window.first + pieces.index("Start"), 0] = 1.0
     chosen = reader._best_span(row, window, token_rows, logits, set())
     assert chosen.answer is not None and text[chosen.answer.start:chosen.answer.end] == best
+
+
+def test_a_question_naming_a_setting_no_document_mentions_is_declined(tmp_path: Path) -> None:
+    """The model finds a near miss, the default of another setting, sure enough to answer with
+    it; the question's identifier, in no document, declines it and shows the closest passages."""
+    from dataclasses import replace
+
+    faq = {"faq.md": "# Ferry FAQ\n\n## Settings\n\n### max_connections\n\nThe default is 256 connections. "
+                     "Raise it for busy servers.\n\n### listen_port\n\nThe server listens on 5140 out of the box.\n"}
+    assistant = read_by_the_model(tmp_path, faq)
+    assert assistant.policy.decline_unknown_identifiers
+    assert assistant.ask("What is the default value of max_connections?").answer == "256"
+    declined = assistant.ask("What is the default value of max_upload_size?")
+    assert declined.abstained and declined.answer == ""
+    assert declined.citations and declined.citations[0].quote == "The default is 256 connections."
+    assistant.policy = replace(assistant.policy, decline_unknown_identifiers=False)
+    assert not assistant.ask("What is the default value of max_upload_size?").abstained, "the near miss"
