@@ -53,3 +53,22 @@ def resolve_query(question: str, history: Sequence[str], last_answer: str = "", 
     if not history or not (needs_history(question) if lean is None else lean):
         return question
     return " ".join(part for part in (history[-1], carry(last_answer), question) if part)
+
+
+_PERSON_PRONOUN = re.compile(r"\b(he|she)\b", re.I)
+_OTHER_PRONOUN = re.compile(r"\b(him|his|her|hers|they|them|their)\b", re.I)
+_PERSON_NAME = re.compile(r"[A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,3}")
+
+
+def name_the_person(question: str, carried: str) -> str | None:
+    """The follow-up with its one "he" or "she" replaced by the person the earlier answer named
+    ("Which flat does she live in?" after "Lin Chen": "Which flat does Lin Chen live in?"), or
+    None when the question has no such pronoun, more than one person pronoun, or the carried
+    answer is not a name (one to four capitalised words)."""
+    if not _PERSON_NAME.fullmatch(carried) or _OTHER_PRONOUN.search(question):
+        return None
+    found = _PERSON_PRONOUN.findall(question)
+    if len(found) != 1:
+        return None
+    return _PERSON_PRONOUN.sub(carried, question)
+

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import AnswerPolicy, ModelReaderConfig
+from rag.conversation import name_the_person
 from rag.errors import ModelError
 from rag.lexical import tokenize
 from rag.read_heuristic import HeuristicReader, SentenceIndex
@@ -152,7 +153,10 @@ class ModelReader:
         if not ranked:
             return (), None
         cfg = self.config
-        reads = query.question_first()
+        # A follow-up whose "he" or "she" is the person the earlier answer named is read as the
+        # question it then is alone: the model, reading "Which flat does she live in? Who is the
+        # treasurer? Lin Chen", answered the first question with the chair's name beside it.
+        reads = name_the_person(query.question, query.carried) or query.question_first()
         # A follow-up's sentences are ranked by the turn it leans on too, so the rules' pick tends
         # to answer that turn ("1,280" again for "And earthenware?"): no bonus for it there.
         bonus = cfg.centre_bonus if query.text == query.question else 0.0

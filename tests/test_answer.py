@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.conversation import needs_history, resolve_query
+from rag.conversation import name_the_person, needs_history, resolve_query
 from rag.errors import InvalidQueryError
 from rag.pipeline import Assistant
 from rag.span import AnswerType, expected_type, find_candidates, pick_span
@@ -110,6 +110,22 @@ def test_resolve_query_only_when_needed() -> None:
     assert needs_history("What about biomedicine?")
     assert needs_history("Is md5 available too?") and needs_history("Does it work on Windows as well?")
     assert not needs_history("Which tool is used to build wheels?")
+
+
+@pytest.mark.parametrize(("question", "carried", "read"), [
+    ("Which flat does she live in?", "Lin Chen", "Which flat does Lin Chen live in?"),
+    ("In what year did he found it?", "Tomas Berg", "In what year did Tomas Berg found it?"),
+    ("Which flat does she live in?", "flat 31", None),  # not a name
+    ("Which flat does she live in?", "", None),
+    ("When did they list?", "Bright Laser", None),  # not one person
+    ("Did he give her the prize?", "Tomas Berg", None),  # two people
+    ("Did he say he would?", "Tomas Berg", None),
+    ("Where is the shed?", "Lin Chen", None),
+])
+def test_a_follow_ups_he_or_she_is_the_person_the_earlier_answer_named(
+    question: str, carried: str, read: str | None
+) -> None:
+    assert name_the_person(question, carried) == read
 
 
 @pytest.mark.parametrize(
