@@ -254,10 +254,11 @@ class HeuristicReader:
 
     def score_sentences(
         self, query: Query, passages: Sequence[Passage], kind: AnswerType | None = None,
-        idf: dict[str, float] | None = None,
+        idf: dict[str, float] | None = None, headings: bool = False,
     ) -> list[ScoredSentence]:
-        """Every sentence of the passages, best first (`kind`: from `answer_type`, `idf`: from
-        `query_idf`, if at hand)."""
+        """Every sentence of the passages that may be the evidence, best first (`kind`: from
+        `answer_type`, `idf`: from `query_idf`, if at hand); with `headings`, the headings too
+        (where the model may read around, never the evidence)."""
         if not passages:
             return []
         kind = self.answer_type(query) if kind is None else kind
@@ -266,7 +267,7 @@ class HeuristicReader:
         top = max(p.score for p in passages) or 1.0
         for passage in passages:
             for row in index.rows_of_passage(passage):
-                if not self.names_only(int(row)):
+                if not (index.in_table_header(int(row)) or (not headings and self.names_only(int(row)))):
                     chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), passage.score / top)
         if not chunk_score:
             return []

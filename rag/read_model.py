@@ -149,8 +149,12 @@ class ModelReader:
         # on xian-dev: 0.43 with the earlier turn first, 0.76 with the question alone, 0.95 so).
         # The rules still rank sentences by the whole resolved text. Only the question as asked
         # rules out spans below.
-        ranked = self.heuristic.score_sentences(query, passages)
-        if not ranked:
+        # Read around the headings too: a heading ranks high on the question's words, and the
+        # window around it holds its section's first sentences ("listen_port" above "The port
+        # that agents send logs to. Defaults to 5140."); the evidence is never one.
+        ranked = self.heuristic.score_sentences(query, passages, headings=True)
+        names_only = self.heuristic.names_only
+        if not any(not names_only(s.row) for s in ranked):
             return (), None
         cfg = self.config
         # A follow-up whose "he" or "she" is the person the earlier answer named is read as the
@@ -174,7 +178,7 @@ class ModelReader:
         # model is far from sure of picks the evidence better than the rules do: evidence@1 fell
         # on squad-public, xian-dev and pydocs-dev when a margin under -4, -2, 0 or 1 handed the
         # choice back to the rules.)
-        evidence = ranked[0].row if best.answer is None else best.answer_row
+        evidence = next(s.row for s in ranked if not names_only(s.row)) if best.answer is None else best.answer_row
         table = index.table_of(evidence) if cfg.table_rows_by_rules and best.answer is not None else None
         if table is not None:  # a table's row: the one the rules rank first (see `table_rows_by_rules`)
             row = next((s.row for s in ranked if s.row == evidence or index.table_of(s.row) == table), evidence)
@@ -201,7 +205,7 @@ class ModelReader:
         rest = [
             Extraction(index.doc_id(s.row), index.chunk_ids[s.row], index.span(s.row), None,
                        round(s.score, 4), 0.0, self.name)
-            for s in ranked if s.row != evidence
+            for s in ranked if s.row != evidence and not names_only(s.row)
         ]
         return (first, *rest), features
 
@@ -293,15 +297,20 @@ class ModelReader:
 
     def _window(self, q_ids: list[int], row: int) -> tuple[Window, np.ndarray]:
         """The model's input: sentence `row`, then the one before it, then after, while they
-        fit; offsets are document characters. Also each context token's sentence row."""
+        fit (after a heading, only those after it: its section); offsets are document
+        characters. Also each context token's sentence row."""
         index = self.sentences
         room = min(self.max_len, self.config.window_tokens) - len(q_ids) - 3
         doc = int(index.table.doc[row])
         pieces = {row: self._encode_row(row)}
         used = len(pieces[row][0])
-        for other in (row - 1, row + 1, row - 2, row + 2):
+        heading = index.in_heading(row)
+        around = range(row + 1, row + 5) if heading else (row - 1, row + 1, row - 2, row + 2)
+        for other in around:
             if not 0 <= other < len(index) or int(index.table.doc[other]) != doc:
                 continue
+            if heading and index.in_heading(other):
+                break
             piece = self._encode_row(other)
             if used + len(piece[0]) > room:
                 break

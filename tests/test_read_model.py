@@ -401,6 +401,27 @@ def test_no_answer_of_the_model_lies_in_a_heading(rides: Assistant) -> None:
     assert chosen.answer_row == before and chosen.margin == pytest.approx(2.0)
 
 
+def test_the_model_reads_forward_from_a_heading_over_its_section_only(rides: Assistant) -> None:
+    """A heading ranks on the question's words and is where the model may read, never the
+    evidence: its window holds it and the sentences after it, up to the next heading."""
+    from rag.types import Query
+
+    reader = rides.reader
+    assert isinstance(reader, ModelReader)
+    title, intro, weekly = (_row(rides, t) for t in ("Riverside Cycling Club",
+                            "We ride from the boathouse on Wednesdays, Fridays and Sundays.", "Weekly rides"))
+    q_ids = question_ids(reader.tokenizer, "Which rides?")
+    assert set(reader._window(q_ids, title)[1].tolist()) == {title, intro}, "stops at the next heading"
+    assert min(reader._window(q_ids, weekly)[1].tolist()) == weekly, "nothing before it"
+    assert {intro - 1, intro, intro + 1} <= set(reader._window(q_ids, intro)[1].tolist()), "a sentence: both ways"
+    question = "When do the weekly rides start?"
+    query = Query(question, question, rides.embedder.embed([question])[0])
+    passages = rides.retriever.retrieve(query)
+    assert weekly in {s.row for s in reader.heuristic.score_sentences(query, passages, headings=True)}
+    assert weekly not in {s.row for s in reader.heuristic.score_sentences(query, passages)}
+    assert all(c.quote not in ("Weekly rides", "Riverside Cycling Club") for c in rides.ask(question).citations)
+
+
 def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the model answers from a row of a table, the evidence is the row of that table the
     rules rank first, and the answer the model's best span inside it; prose is left alone."""
