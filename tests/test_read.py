@@ -202,6 +202,15 @@ def test_bm25_reads_a_chunk_with_its_section_path() -> None:
     assert section_paths(docs, chunks) == ["", "shlex — Simple lexical analysis"]
 
 
+def _read_in_memory(doc: Document, question: str) -> tuple[SentenceIndex, Query, list[Passage]]:
+    """`doc`'s sentences (hashing embedder), `question` as a query, and each chunk as a passage
+    of equal score."""
+    embedder = HashEmbedder()
+    chunks = chunk_document(doc, ChunkConfig())
+    passages = [Passage(c.chunk_id, c.doc_id, c.text, c.start, c.end, c.sentences, 1.0, 1.0, 1.0) for c in chunks]
+    return SentenceIndex.build([doc], chunks, embedder), Query(question, question, embedder.embed([question])[0]), passages
+
+
 def test_a_sentence_is_ranked_by_its_words_read_within_its_section() -> None:
     """Two sentences alike but for their sections: the one under the heading the question names
     ranks first, above the heading itself; its coverage as a confidence feature stays its own."""
@@ -211,12 +220,7 @@ def test_a_sentence_is_ranked_by_its_words_read_within_its_section() -> None:
     sections = ((0, "Kilns"), (text.index("Stoneware"), "Kilns › Stoneware"),
                 (text.index("Earthenware"), "Kilns › Earthenware"))
     doc = Document("kilns", "Kilns", text, "kilns.md", "2" * 64, sections=sections)
-    embedder = HashEmbedder()
-    chunks = chunk_document(doc, ChunkConfig())
-    sentences = SentenceIndex.build([doc], chunks, embedder)
-    question = "To how many degrees is earthenware fired?"
-    query = Query(question, question, embedder.embed([question])[0])
-    passages = [Passage(c.chunk_id, c.doc_id, c.text, c.start, c.end, c.sentences, 1.0, 1.0, 1.0) for c in chunks]
+    sentences, query, passages = _read_in_memory(doc, "To how many degrees is earthenware fired?")
     reader = HeuristicReader(sentences)
     assert reader.config.read_in_section
     ranked = reader.score_sentences(query, passages)
@@ -226,7 +230,7 @@ def test_a_sentence_is_ranked_by_its_words_read_within_its_section() -> None:
     assert {s.row: s.coverage for s in ranked} == {s.row: s.coverage for s in plain}
     untitled = Document("notes", "Kiln notes", "It is fired to 1,100 degrees.", "notes.txt", "3" * 64)
     assert sentences.section_terms(ranked[0].row) == {"kiln", "earthenware"}
-    alone = SentenceIndex.build([untitled], chunk_document(untitled, ChunkConfig()), embedder)
+    alone = SentenceIndex.build([untitled], chunk_document(untitled, ChunkConfig()), HashEmbedder())
     assert alone.section_terms(0) == {"kiln", "note"}, "no sections: the title"
 
 
@@ -242,12 +246,7 @@ def test_a_heading_is_never_the_evidence_but_its_words_rank_the_sentences_below(
     assert doc.in_heading(text.index("Quotas"), text.index("Quotas") + 6)
     assert not doc.in_heading(text.index("Run"), text.index("root.") + 5)
     assert not doc.in_heading(text.index("Each"), len(text)), "a section's body"
-    embedder = HashEmbedder()
-    chunks = chunk_document(doc, ChunkConfig())
-    sentences = SentenceIndex.build([doc], chunks, embedder)
-    question = "What do I do if I forgot the admin password?"
-    query = Query(question, question, embedder.embed([question])[0])
-    passages = [Passage(c.chunk_id, c.doc_id, c.text, c.start, c.end, c.sentences, 1.0, 1.0, 1.0) for c in chunks]
+    sentences, query, passages = _read_in_memory(doc, "What do I do if I forgot the admin password?")
     reader = HeuristicReader(sentences)
     ranked = [sentences.texts[s.row] for s in reader.score_sentences(query, passages)]
     assert ranked[0] == "Run reset-admin on the server as root."

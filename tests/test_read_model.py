@@ -16,7 +16,7 @@ from rag.embed_hash import HashEmbedder
 from rag.errors import ModelError
 from rag.pipeline import Assistant
 from rag.read_heuristic import HeuristicReader
-from rag.read_model import MODEL_DIR, ModelReader
+from rag.read_model import MODEL_DIR, ModelReader, Reading
 from rag.reader_windows import CLS, SEP, load_tokenizer, question_ids, windows
 from tests.conftest import ROOT, write_corpus
 
@@ -237,7 +237,6 @@ def test_windows_are_chosen_by_margin_and_the_rules_score_of_their_sentence(
     higher does not win over the rules' first pick, one far higher does."""
     from dataclasses import replace
 
-    from rag.read_model import Reading
     from rag.types import Query, Span
 
     shipped = pottery.reader
@@ -359,8 +358,6 @@ def _row(assistant: Assistant, text: str) -> int:
 def test_a_tables_header_row_is_never_the_evidence(rides: Assistant) -> None:
     """The header row names the columns the question names too ("distance", "start"), and holds
     no value: the rules do not rank it, and the model's spans never lie in it."""
-    import numpy as np
-
     from rag.types import Query
 
     reader = rides.reader
@@ -373,31 +370,31 @@ def test_a_tables_header_row_is_never_the_evidence(rides: Assistant) -> None:
     assert ranked and header not in {s.row for s in ranked}
     assert all(c.quote != "Ride Distance Start" for c in rides.ask(question).citations)
     # In a window that holds it, the header's tokens scoring highest do not make it the answer.
-    first = header + 1
-    window, token_rows = reader._window(question_ids(reader.tokenizer, "How far?"), first)
-    assert header in token_rows
+    chosen = _best_span_of_peaks(reader, header + 1, {header: 6.0, header + 1: 2.0})
+    assert chosen.answer_row == header + 1 and chosen.margin == pytest.approx(2.0)
+
+
+def _best_span_of_peaks(reader: ModelReader, centre: int, peaks: dict[int, float]) -> Reading:
+    """The model's best span in the window around sentence `centre` when its start and end
+    logits are 0 but at the first token of each sentence of `peaks` (that sentence's score)."""
+    import numpy as np
+
+    window, token_rows = reader._window(question_ids(reader.tokenizer, "Which one?"), centre)
     logits = np.zeros((len(window.ids), 2), dtype=np.float32)
-    for row, peak in ((header, 6.0), (first, 2.0)):
+    for row, peak in peaks.items():
+        assert row in token_rows
         logits[window.first + int(np.flatnonzero(token_rows == row)[0])] = peak / 2
-    chosen = reader._best_span(first, window, token_rows, logits, set())
-    assert chosen.answer_row == first and chosen.margin == pytest.approx(2.0)
+    return reader._best_span(centre, window, token_rows, logits, set())
 
 
 def test_no_answer_of_the_model_lies_in_a_heading(rides: Assistant) -> None:
     """A heading names its section; the model's best logits on it do not make it the answer."""
-    import numpy as np
-
     reader = rides.reader
     assert isinstance(reader, ModelReader)
     heading = _row(rides, "Weekly rides")
     assert reader.sentences.in_heading(heading) and reader.heuristic.names_only(heading)
     before = heading - 1  # "We ride from the boathouse on Wednesdays, Fridays and Sundays."
-    window, token_rows = reader._window(question_ids(reader.tokenizer, "Which rides?"), before)
-    assert heading in token_rows
-    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
-    for row, peak in ((heading, 6.0), (before, 2.0)):
-        logits[window.first + int(np.flatnonzero(token_rows == row)[0])] = peak / 2
-    chosen = reader._best_span(before, window, token_rows, logits, set())
+    chosen = _best_span_of_peaks(reader, before, {heading: 6.0, before: 2.0})
     assert chosen.answer_row == before and chosen.margin == pytest.approx(2.0)
 
 
@@ -427,7 +424,6 @@ def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypa
     rules rank first, and the answer the model's best span inside it; prose is left alone."""
     from dataclasses import replace
 
-    from rag.read_model import Reading
     from rag.types import Query, Span
 
     shipped = rides.reader
