@@ -18,7 +18,7 @@ from rag.conversation import carry, may_need_history, needs_history, resolve_que
 from rag.embed import Embedder
 from rag.embedders import make_embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
-from rag.lexical import Identifiers
+from rag.lexical import Identifiers, identifiers
 from rag.read import Reader
 from rag.read_heuristic import SentenceIndex
 from rag.readers import DEFAULT_READER, make_reader, policy_for
@@ -147,9 +147,9 @@ class Assistant:
         """Load the model and run it once, and gather the documents' identifiers, so the first
         visitor does not wait for them."""
         self.embedder.embed(["warm up"])
-        self.identifiers()
+        self.document_identifiers()
 
-    def identifiers(self) -> Identifiers:
+    def document_identifiers(self) -> Identifiers:
         """The words and dotted names of the documents (gathered once: 0.35 s for the Python
         manual's 9 million characters)."""
         if self._identifiers is None:
@@ -256,7 +256,8 @@ class Assistant:
         reading = time.perf_counter()
         extractions = self.reader.read(query, passages)
         reader_ms = (time.perf_counter() - reading) * 1000
-        unknown = self.identifiers().unknown(query.question) if self.policy.decline_unknown_identifiers else []
+        named = self.policy.decline_unknown_identifiers and identifiers(query.question)
+        unknown = self.document_identifiers().unknown(query.question) if named else []  # gathered when first needed
         return Trace(compose_answer(query.question, extractions, self._by_id, self.policy, unknown), passages,
                      reader_ms)
 
