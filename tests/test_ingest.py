@@ -676,6 +676,46 @@ def test_docx_paragraphs_tables_and_heading_styles(tmp_path: Path) -> None:
     assert load_one(tmp_path / "b", "club.docx", _docx()).title == "Riverside rides"
 
 
+def _docx_tables(*tables: tuple[tuple[str, ...], ...], repeat_header: bool = False) -> bytes:
+    import docx
+    from docx.oxml import OxmlElement
+
+    document = docx.Document()
+    document.add_paragraph("Club facts.")
+    for rows in tables:
+        table = document.add_table(rows=len(rows), cols=len(rows[0]))  # Word's look: a header row
+        for row, cells in zip(table.rows, rows, strict=True):
+            for cell, words in zip(row.cells, cells, strict=True):
+                cell.text = words
+        if repeat_header:
+            table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_a_docx_tables_header_row_is_known(tmp_path: Path) -> None:
+    """The first row names the columns when Word formats it as a header and it holds no digit
+    where the rows below do, or when it is marked to repeat as a header row; a table of facts
+    whose first row is one (Word formats every new table's first row so) has none."""
+    rides = (("Ride", "Distance", "Start"), ("Wednesday hills", "38 km", "6 pm"), ("Sunday social", "25 km", "10 am"))
+    facts = (("Founded", "1987"), ("Members", "240"))
+    doc = load_one(tmp_path, "club.docx", _docx_tables(rides, facts))
+    assert "Ride Distance Start\n\nWednesday hills 38 km 6 pm" in doc.text and "Founded 1987" in doc.text
+    assert len(doc.tables) == 1
+    head = doc.text.index("Ride Distance Start")
+    assert doc.in_table_header(head, head + len("Ride Distance Start"))
+    row = doc.text.index("Sunday social")
+    assert doc.table_of(row, row + len("Sunday social 25 km 10 am")) == 0
+    assert [doc.text[a:b] for a, b, _ in doc.cells_in(row, row + len("Sunday social 25 km 10 am"))] == [
+        "Sunday social", "25 km", "10 am"]
+    fact = doc.text.index("Founded")
+    assert not doc.in_table_header(fact, fact + len("Founded 1987")) and doc.table_of(fact, fact + 12) == -1
+    names = (("Name", "Role"), ("Tom Adeyemi", "Practice manager"))  # no digits: no telling
+    assert not load_one(tmp_path / "b", "staff.docx", _docx_tables(names)).tables
+    assert len(load_one(tmp_path / "c", "staff.docx", _docx_tables(names, repeat_header=True)).tables) == 1
+
+
 def test_a_broken_docx_is_named_not_fatal(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="not a readable Word file"):
         load_one(tmp_path, "broken.docx", b"PK\x03\x04 not really a zip")
