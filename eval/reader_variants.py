@@ -73,7 +73,6 @@ VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReader
     "model, default, headings may be the evidence":
         (ModelReaderConfig(), HeuristicReaderConfig(headings_as_evidence=True)),
     "model, default, unknown identifiers answered": (ModelReaderConfig(), None, {"decline_unknown_identifiers": False}),
-    "model, default, no window where the meaning is closest": ModelReaderConfig(closest_window=False),
 }
 """The model's settings, or its settings and the rules' (which rank the sentences it reads
 around; None: the default) and changes to the answer policy, or None for the heuristic reader

@@ -233,22 +233,6 @@ class ModelReaderConfig:
     window"): dev.jsonl EM 0.438 -> 0.500, F1 0.538 -> 0.569, dev2.jsonl the same; evidence is not
     moved; the other sets have no tables. "How long" and "How fast" are still read to the wrong
     column at times ("How long is the Saturday Club Run?" -> "8am")."""
-    closest_window: bool = True
-    """When no window around the rules' first sentences makes the model sure (a margin under
-    `look_further_below`), it reads one more, around the sentence closest in meaning to the
-    question (the highest cosine), judged on its margin alone: the rules rank by the question's
-    words as much as by its meaning, and a paraphrase shares few words with its answer ("What
-    discount do staff get on vet bills for their own animals?" and "Pet care: 40% off treatment
-    for up to two of your own pets", ranked sixth). On the tuning sets (`python
-    eval/reader_variants.py`, "no window where the meaning is closest"): the user documents' dev
-    set evidence@1 0.882 -> 0.908, the manual's `dev.jsonl` 0.781 -> 0.812, `dev2.jsonl` and
-    xian-dev the same, squad-public 0.876 either way (one gained, one lost), F1 0.664 -> 0.666;
-    unanswerable declined on the manual's two sets 16 -> 14 of 26, on squad-public 17.1% ->
-    16.6%. The calibration refitted with it would move the threshold 0.1442 -> 0.1449 (left
-    as it is). Its window weighed with the rules' score as the others are (`rules_weight`)
-    gained one question on the user documents' dev set instead of two, and none on the
-    manual's. The manual's `ask` p50 on its tuning questions, without and with it, three rounds
-    alternating: 19.7 / 19.9, 18.8 / 18.6, 18.2 / 18.2 ms."""
     max_answer_tokens: int = 30
     span_candidates: int = 20
     """Spans tried, best first, before giving up on one that is not just the question's words."""

@@ -172,11 +172,6 @@ class ModelReader:
                 continue  # already read, inside an earlier window
             reading = self.read_window(reads, s.row, query.question, bonus)
             readings.append((reading.margin + cfg.rules_weight * (s.score - ranked[0].score), reading))
-        if cfg.closest_window and max(r.margin for _, r in readings) < cfg.look_further_below:
-            closest = max(ranked, key=lambda s: s.dense)  # see `closest_window`
-            if not any(closest.row in r.rows for _, r in readings):
-                reading = self.read_window(reads, closest.row, query.question, bonus)
-                readings.append((reading.margin, reading))
         best = max(readings, key=lambda chosen: chosen[0])[1]
         index = self.sentences
         # With no span from the model, the evidence is the rules' best sentence. (Even a span the

@@ -271,53 +271,6 @@ def test_windows_are_chosen_by_margin_and_the_rules_score_of_their_sentence(
     assert evidence(reader_with(far)) == second.row
 
 
-def test_when_no_window_makes_the_model_sure_it_reads_where_the_meaning_is_closest(
-    pottery: Assistant, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The rules' windows all unsure, the sentence of the highest cosine is read too and judged
-    on its margin alone; a sure first window, or `closest_window` off, reads no more."""
-    from dataclasses import replace
-
-    from rag.read_heuristic import HeuristicReader
-    from rag.types import Query, Span
-
-    shipped = pottery.reader
-    assert isinstance(shipped, ModelReader) and shipped.config.closest_window
-    question = "How hot is stoneware fired?"
-    query = Query(question, question, pottery.embedder.embed([question])[0])
-    passages = pottery.retriever.retrieve(query)
-    ranked = shipped.heuristic.score_sentences(query, passages, headings=True)
-    windows = shipped.config.windows
-    assert len(ranked) > windows + 1
-    far = ranked[windows + 1].row  # ranked low by the rules, the closest in meaning
-    doctored = [replace(s, dense=1.0 if s.row == far else 0.1) for s in ranked]
-
-    def reader_with(margins: dict[int, float], **settings: bool) -> tuple[ModelReader, list[int]]:
-        rules = HeuristicReader(shipped.sentences, shipped.heuristic.config)
-        monkeypatch.setattr(rules, "score_sentences", lambda *args, **kwargs: doctored)
-        reader = ModelReader(shipped.sentences, rules, replace(shipped.config, **settings))
-        read: list[int] = []
-
-        def read_window(text: str, row: int, asked: str | None = None, bonus: float = 0.0) -> Reading:
-            read.append(row)
-            span = shipped.sentences.span(row)
-            return Reading(row, (row,), Span(span.start, span.start + 4), row, margins.get(row, -1.0))
-
-        monkeypatch.setattr(reader, "read_window", read_window)
-        return reader, read
-
-    def evidence(reader: ModelReader) -> int:
-        chosen = reader.read(query, passages)[0]
-        return next(s.row for s in ranked if shipped.sentences.span(s.row) == chosen.evidence)
-
-    unsure, read = reader_with({far: 0.5})
-    assert evidence(unsure) == far and read == [s.row for s in ranked[:windows]] + [far]
-    sure, read = reader_with({ranked[0].row: 3.0, far: 5.0})
-    assert evidence(sure) == ranked[0].row and read == [ranked[0].row]
-    off, read = reader_with({far: 0.5}, closest_window=False)
-    assert evidence(off) != far and far not in read
-
-
 def test_model_reader_settings_are_validated() -> None:
     from rag.config import ModelReaderConfig
     from rag.errors import ConfigError
