@@ -15,6 +15,7 @@ SETS = [
     ("eval/questions/validate.py", "docs/xian-hard-core-technology.txt"),  # xian-dev and xian-test
     ("eval/userdocs/validate.py", "eval/userdocs/questions.jsonl"),
     ("eval/userdocs/validate.py", "eval/userdocs/dev/questions.jsonl"),
+    ("eval/userdocs/validate.py", "eval/userdocs/dev2/questions.jsonl"),
 ]
 
 

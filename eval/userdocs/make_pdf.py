@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Build docs/lake-field-notes.pdf from lake-field-notes.source.txt with fpdf2 (or, with
---dev, the tuning set's dev/docs/hollins-bat-survey.pdf from dev/hollins-bat-survey.source.txt).
+--dev, the tuning set's dev/docs/hollins-bat-survey.pdf from dev/hollins-bat-survey.source.txt;
+with --dev2, dev2/docs/saltmere-water-report.pdf from dev2/saltmere-water-report.source.txt).
 
 Only needed to regenerate the PDF; the frozen PDF is committed. fpdf2 is not a
 project dependency: install it anywhere, e.g.
@@ -22,11 +23,15 @@ PDFS = {
     "dev": (os.path.join(HERE, "dev", "hollins-bat-survey.source.txt"),
             os.path.join(HERE, "dev", "docs", "hollins-bat-survey.pdf"),
             "Bat Roost Survey: Hollins Barn, Summer 2026", "Mark Ellison"),
+    "dev2": (os.path.join(HERE, "dev2", "saltmere-water-report.source.txt"),
+             os.path.join(HERE, "dev2", "docs", "saltmere-water-report.pdf"),
+             "Saltmere Water Quality Report, Second Quarter 2026", "Elliot Marsh"),
 }
 
 
 def main():
-    SRC, OUT, title, author = PDFS["dev" if "--dev" in sys.argv[1:] else "held-out"]
+    which = next((a[2:] for a in sys.argv[1:] if a in ("--dev", "--dev2")), "held-out")
+    SRC, OUT, title, author = PDFS[which]
     with open(SRC, encoding="utf-8") as f:
         blocks = f.read().strip().split("\n\n")
     pdf = FPDF(format="A4")

@@ -15,6 +15,7 @@ Standard library plus pypdf (for the PDF's text layer). Checks:
       - HTML: visible text from a simple html.parser tag strip (no <head>, <script>, <style>),
         text nodes joined with single spaces, whitespace collapsed;
       - PDF: pypdf's extracted text, whitespace collapsed;
+      - Word: python-docx's paragraphs and table rows (cells joined by a blank), collapsed;
       - Markdown / plain text: the raw file, whitespace collapsed;
   * .md/.txt: answer_start is the raw-file offset of answers[0] inside the evidence;
     HTML/PDF: answer_start is null;
@@ -78,6 +79,19 @@ def pdf_text(path):
     return collapse("\n".join(page.extract_text() or "" for page in reader.pages))
 
 
+def docx_text(path):
+    """python-docx's paragraphs and table rows (a row's cells joined by a blank), collapsed."""
+    import docx
+    from docx.table import Table
+    parts = []
+    for block in docx.Document(path).iter_inner_content():
+        if isinstance(block, Table):
+            parts += [" ".join(dict.fromkeys(c.text for c in row.cells)) for row in block.rows]
+        else:
+            parts.append(block.text)
+    return collapse("\n".join(parts))
+
+
 def load_docs(folder=DOCS):
     """doc_id -> (kind, raw text or None, collapsed text)."""
     docs = {}
@@ -90,6 +104,8 @@ def load_docs(folder=DOCS):
                 docs[stem] = ("html", None, html_text(f.read()))
         elif ext == ".pdf":
             docs[stem] = ("pdf", None, pdf_text(path))
+        elif ext == ".docx":
+            docs[stem] = ("docx", None, docx_text(path))
         elif ext in (".md", ".txt"):
             with open(path, encoding="utf-8") as f:
                 raw = f.read()
