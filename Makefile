@@ -32,13 +32,14 @@ test-fast: $(STAMP)
 
 SQUAD := ../shared/benchmarks/squad-public
 ## Score the held-out sets (xian-test, userdocs) and the tuning sets (xian-dev, squad-public,
-## userdocs-dev); reports land in eval/reports/.
+## userdocs-dev, userdocs-dev2); reports land in eval/reports/.
 eval: $(STAMP)
 	$(BIN)/rag eval --questions eval/questions/xian-test.jsonl --docs docs --name xian-test --reports eval/reports
 	$(BIN)/rag eval --questions eval/questions/xian-dev.jsonl --docs docs --name xian-dev --reports eval/reports
 	$(BIN)/rag eval --questions $(SQUAD)/questions.jsonl --docs $(SQUAD)/docs --name squad-public --reports eval/reports
 	$(BIN)/rag eval --questions eval/userdocs/questions.jsonl --docs eval/userdocs/docs --name userdocs --reports eval/reports
 	$(BIN)/rag eval --questions eval/userdocs/dev/questions.jsonl --docs eval/userdocs/dev/docs --name userdocs-dev --reports eval/reports
+	$(BIN)/rag eval --questions eval/userdocs/dev2/questions.jsonl --docs eval/userdocs/dev2/docs --name userdocs-dev2 --reports eval/reports
 
 ## The whole Python 3.11 manual (Debian's python3.11-doc): ingest, re-ingest after one changed
 ## page, eval/pydocs scored with both readers, a real server's RSS and latency; reports in

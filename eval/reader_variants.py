@@ -1,6 +1,6 @@
 """How the learned reader's settings trade quality for time: each `ModelReaderConfig` variant
 (windows read, window length) and the heuristic reader, on the tuning sets only
-(squad-public, xian-dev, the user documents' dev set and the Python manual's dev.jsonl and
+(squad-public, xian-dev, the user documents' two dev sets and the Python manual's dev.jsonl and
 dev2.jsonl), through the whole pipeline with MiniLM. Prints a table; `--json` writes it too.
 
     python eval/reader_variants.py [--json FILE] [--model DIR] [--set NAME] [--only VARIANT]
@@ -34,6 +34,7 @@ SETS = {
     "squad-public": (SQUAD / "questions.jsonl", SQUAD / "docs"),
     "xian-dev": (ROOT / "eval" / "questions" / "xian-dev.jsonl", ROOT / "docs"),
     "userdocs-dev": (USERDOCS_DEV / "questions.jsonl", USERDOCS_DEV / "docs"),
+    "userdocs-dev2": (USERDOCS_DEV.parent / "dev2" / "questions.jsonl", USERDOCS_DEV.parent / "dev2" / "docs"),
     # The Python manual's tuning sets, over the index `make eval-docs` builds (run that first).
     "pydocs-dev": (ROOT / "eval" / "pydocs" / "dev.jsonl", ROOT / "build" / "pydocs" / "docs"),
     "pydocs-dev2": (ROOT / "eval" / "pydocs" / "dev2.jsonl", ROOT / "build" / "pydocs" / "docs"),
