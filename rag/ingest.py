@@ -319,7 +319,7 @@ def _parse(path: Path, root: Path, data: bytes, sha256: str) -> Document:
     )
 
 
-INGEST_VERSION = 8
+INGEST_VERSION = 9
 """Bumped when a format's reader changes what it makes of a file: an index built by another
 version has its documents read again, not taken as they were."""
 

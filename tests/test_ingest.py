@@ -748,3 +748,23 @@ def test_no_chunk_of_python_manual_pages_holds_navigation(tmp_path: Path) -> Non
     assert "@functools.lru_cache(maxsize=128, typed=False) Decorator to wrap a function" in functools.text
     assert functools.section_at(functools.text.index("class functools.partialmethod")) == (
         "functools — Higher-order functions and operations on callable objects")
+
+
+def test_a_plain_notice_shows_its_title_and_sections_by_its_lines(tmp_path: Path) -> None:
+    """A short first line is the title; a short line in capitals, or numbered in title case, with
+    text after it is a heading; numbered steps, sentences and a last line are not."""
+    notice = ("MAPLE COURT RESIDENTS' ASSOCIATION\nRules for residents (updated 9 March 2026)\n\n"
+              "1. SERVICE CHARGE\nThe service charge is £65 a month.\n\n"
+              "2. Guest Parking\nVisitors may park for 48 hours.\n\n"
+              "To report a repair:\n1. Call the agent\n2. Write it down\n\nCONTACTS\nChair: Daniel Okoro.\nTHE END\n")
+    doc = load_one(tmp_path, "rules.txt", notice)
+    assert doc.title == "MAPLE COURT RESIDENTS' ASSOCIATION"
+    assert [path for _, path in doc.sections] == [
+        "MAPLE COURT RESIDENTS' ASSOCIATION", "MAPLE COURT RESIDENTS' ASSOCIATION › 1. SERVICE CHARGE",
+        "MAPLE COURT RESIDENTS' ASSOCIATION › 2. Guest Parking", "MAPLE COURT RESIDENTS' ASSOCIATION › CONTACTS"]
+    fee = doc.text.index("£65")
+    assert doc.section_at(fee) == "MAPLE COURT RESIDENTS' ASSOCIATION › 1. SERVICE CHARGE"
+    assert doc.in_heading(doc.text.index("1. SERVICE"), doc.text.index("1. SERVICE") + 17)
+    assert doc.text == normalize_text(notice), "the text is the file's"
+    article = load_one(tmp_path / "b", "news.txt", "date 2020-09-23\nThe week was busy. It rained.\n\nMore followed.\n")
+    assert article.title == "News" and article.sections == ()
