@@ -59,10 +59,14 @@ class Identifiers:
             self.names.update(_NAME_OR_NUMBER.findall(text.lower()))
 
     def unknown(self, question: str) -> list[str]:
-        """The `identifiers` of `question` that no text holds. A dotted name counts as held when
-        its last two parts are ("reprlib.Repr.maxstring" where the text says "Repr.maxstring"),
-        or its last part alone when that has an underscore ("Fraction.limit_denominator")."""
-        return [name for name in identifiers(question) if not self._holds(name.lower().split("."))]
+        """The `identifiers` of `question` that no text holds (see `missing`)."""
+        return self.missing(identifiers(question))
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """The names no text holds. A dotted name counts as held when its last two parts are
+        ("reprlib.Repr.maxstring" where the text says "Repr.maxstring"), or its last part alone
+        when that has an underscore ("Fraction.limit_denominator")."""
+        return [name for name in names if not self._holds(name.lower().split("."))]
 
     def _holds(self, parts: list[str]) -> bool:
         if ".".join(parts) in self.names:

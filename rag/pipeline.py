@@ -256,8 +256,8 @@ class Assistant:
         reading = time.perf_counter()
         extractions = self.reader.read(query, passages)
         reader_ms = (time.perf_counter() - reading) * 1000
-        named = self.policy.decline_unknown_identifiers and identifiers(query.question)
-        unknown = self.document_identifiers().unknown(query.question) if named else []  # gathered when first needed
+        named = identifiers(query.question) if self.policy.decline_unknown_identifiers else []
+        unknown = self.document_identifiers().missing(named) if named else []  # gathered when first needed
         return Trace(compose_answer(query.question, extractions, self._by_id, self.policy, unknown), passages,
                      reader_ms)
 

@@ -267,8 +267,9 @@ class HeuristicReader:
         top = max(p.score for p in passages) or 1.0
         for passage in passages:
             for row in index.rows_of_passage(passage):
-                if not (index.in_table_header(int(row)) or (not headings and self.names_only(int(row)))):
-                    chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), passage.score / top)
+                chunk_score[int(row)] = max(chunk_score.get(int(row), 0.0), passage.score / top)
+        left_out = index.in_table_header if headings else self.names_only
+        chunk_score = {row: score for row, score in chunk_score.items() if not left_out(row)}
         if not chunk_score:
             return []
         rows = np.fromiter(chunk_score, dtype=np.int64)

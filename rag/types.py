@@ -79,14 +79,18 @@ class Document:
         """len(text), without reading the text of a loaded index's document (`rag.store`)."""
         return len(self.text)
 
+    def _section_from(self, offset: int) -> int:
+        """The last section that begins at or before `offset`; -1 if none."""
+        return bisect.bisect_right(self.sections, offset, key=lambda s: s[0]) - 1
+
     def section_at(self, offset: int) -> str:
         """The heading path of the section holding `offset` ("" before the first heading)."""
-        at = bisect.bisect_right(self.sections, offset, key=lambda s: s[0]) - 1
+        at = self._section_from(offset)
         return self.sections[at][1] if at >= 0 else ""
 
     def in_heading(self, start: int, end: int) -> bool:
         """Whether [start, end) lies inside a heading's line."""
-        at = bisect.bisect_right(self.sections, start, key=lambda s: s[0]) - 1
+        at = self._section_from(start)
         if at < 0:
             return False
         line_end = self.text.find("\n", self.sections[at][0])

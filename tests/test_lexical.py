@@ -138,3 +138,4 @@ def test_an_identifier_no_text_holds_is_unknown() -> None:
     assert known.unknown("What is max_upload_size, in 3.0 or in sys.monitoring?") == ["max_upload_size", "3.0",
                                                                                       "sys.monitoring"]
     assert known.unknown("What is the limit?") == []
+    assert known.missing(["3.0", "Repr.maxstring"]) == ["3.0"], "names found already"

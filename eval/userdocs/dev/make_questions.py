@@ -1,16 +1,18 @@
 # ruff: noqa: E501
 """Write questions.jsonl, the frozen tuning set (2026-11-27), with answer_start computed for
 the .md and .txt files. Kept to show how the file was made; do not edit the questions."""
-import json
-import os
+import sys
 from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from question_file import QuestionFile  # noqa: E402
+
 EXT = {"northgate-makerspace": ".html", "greenway-vets-handbook": ".md", "tidepool-faq": ".md",
        "maple-court-rules": ".txt", "hollins-bat-survey": ".pdf"}
-Q = []
-def q(doc, typ, question, answers=(), evidence=None, history=(), standalone=None):
-    Q.append((doc, typ, question, list(answers), evidence, list(history), standalone))
+questions = QuestionFile(HERE, "userdocs-dev", EXT)
+q = questions.q
+
 M, H, F, T, P = "northgate-makerspace", "greenway-vets-handbook", "tidepool-faq", "maple-court-rules", "hollins-bat-survey"
 # makerspace (HTML)
 q(M, "direct", "When did Northgate Makerspace open to members?", ["3 September 2016"], "The depot was converted by volunteers over eleven months, and the space opened to members on 3 September 2016.")
@@ -115,19 +117,4 @@ q(P, "unanswerable", "What was the wind speed during the June visit?")
 q("", "unanswerable", "good morning!")
 q("", "unanswerable", "cheers, that's all")
 
-out = []
-for i, (doc, typ, question, answers, evidence, history, standalone) in enumerate(Q, 1):
-    start = None
-    if answers and EXT[doc] in (".md", ".txt"):
-        raw = Path(HERE, "docs", doc + EXT[doc]).read_text(encoding="utf-8")
-        e = raw.find(evidence)
-        assert e >= 0, (question, evidence)
-        start = raw.find(answers[0], e)
-    rec = {"id": f"userdocs-dev-{i:03d}", "question": question, "history": history, "answers": answers,
-           "doc_id": doc, "answer_start": start, "evidence": evidence, "type": typ,
-           "unanswerable": typ == "unanswerable"}
-    if standalone:
-        rec["standalone"] = standalone
-    out.append(json.dumps(rec, ensure_ascii=False))
-Path(HERE, "questions.jsonl").write_text("\n".join(out) + "\n", encoding="utf-8")
-print(len(out), "questions")
+questions.write()

@@ -2,18 +2,17 @@
 """Write questions.jsonl, the second frozen tuning set of user documents (2026-11-27), with
 answer_start computed for the .md and .txt files. Kept to show how the file was made; do not
 edit the questions."""
-import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from question_file import QuestionFile  # noqa: E402
+
 EXT = {"brightwater-dental": ".html", "quillsync-readme": ".md", "eastfield-library-rules": ".txt",
        "saltmere-water-report": ".pdf", "hillcrest-parents": ".docx"}
-Q = []
-
-
-def q(doc, typ, question, answers=(), evidence=None, history=(), standalone=None):
-    Q.append((doc, typ, question, list(answers), evidence, list(history), standalone))
-
+questions = QuestionFile(HERE, "userdocs-dev2", EXT)
+q = questions.q
 
 D, R, L, W, S = "brightwater-dental", "quillsync-readme", "eastfield-library-rules", "saltmere-water-report", "hillcrest-parents"
 # dental practice (HTML)
@@ -108,19 +107,4 @@ q(S, "unanswerable", "学校几点放学？")
 q("", "unanswerable", "hello there")
 q("", "unanswerable", "ok thank you")
 
-out = []
-for i, (doc, typ, question, answers, evidence, history, standalone) in enumerate(Q, 1):
-    start = None
-    if answers and EXT[doc] in (".md", ".txt"):
-        raw = (HERE / "docs" / (doc + EXT[doc])).read_text(encoding="utf-8")
-        e = raw.find(evidence)
-        assert e >= 0, (question, evidence)
-        start = raw.find(answers[0], e)
-    rec = {"id": f"userdocs-dev2-{i:03d}", "question": question, "history": history, "answers": answers,
-           "doc_id": doc, "answer_start": start, "evidence": evidence, "type": typ,
-           "unanswerable": typ == "unanswerable"}
-    if standalone:
-        rec["standalone"] = standalone
-    out.append(json.dumps(rec, ensure_ascii=False))
-(HERE / "questions.jsonl").write_text("\n".join(out) + "\n", encoding="utf-8")
-print(len(out), "questions")
+questions.write()
