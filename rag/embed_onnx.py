@@ -121,11 +121,18 @@ class OnnxEmbedder:
         self, model_dir: str | None = None, batch_size: int = 32, threads: int | None = None,
         cache_dir: Path | None = None, int8: bool = False,
     ) -> None:
-        """`int8`: run the int8 copy of the model (`MINILM_INT8`), made once beside the export."""
+        """`int8`: run the int8 copy of the model (`MINILM_INT8`), made once beside the export.
+        It embeds one text at a time, whatever `batch_size`: its activations are quantized with
+        one scale for a whole run, so a text embedded beside others got a vector that depended on
+        them (cosine to its own vector alone down to 0.95 in batches of 32, over 3,000 sentences
+        of the Python manual), an index's vectors on how its texts happened to be batched, and
+        a document's vectors differed from a question's (always embedded alone). Alone, a text's
+        vector is the same in every build and nearer the fp32 model's (mean cosine 0.9921
+        against 0.9912, 1st percentile 0.980 against 0.970), for 15% more embedding time."""
         self._int8 = int8
         self._model_dir = model_dir
         self._cache_dir = cache_dir
-        self._batch_size = batch_size
+        self._batch_size = 1 if int8 else batch_size
         self._threads = threads
         self._session: Any = None
         self._tokenizer: Any = None

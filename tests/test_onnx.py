@@ -93,6 +93,11 @@ def test_the_int8_embedder_is_its_own_model_near_minilm_and_refused_on_torch(tmp
     assert again.name == MINILM_INT8
     with pytest.raises(ConfigError, match="ONNX Runtime only"):
         make_embedder(MINILM_INT8, backend="torch")
+    # Each text alone: a build's vectors do not depend on which texts were embedded beside them.
+    beside = ["Short.", "Consultations are booked in 15-minute slots.", "word " * 200, *TEXTS]
+    together = int8.embed(beside)
+    alone = np.stack([int8.embed([t])[0] for t in beside])
+    assert np.array_equal(together, alone)
 
 
 def test_a_new_index_gets_the_int8_embedder_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
