@@ -93,11 +93,17 @@ def test_the_int8_embedder_is_its_own_model_near_minilm_and_refused_on_torch(tmp
     assert again.name == MINILM_INT8
     with pytest.raises(ConfigError, match="ONNX Runtime only"):
         make_embedder(MINILM_INT8, backend="torch")
-    # Each text alone: a build's vectors do not depend on which texts were embedded beside them.
-    beside = ["Short.", "Consultations are booked in 15-minute slots.", "word " * 200, *TEXTS]
-    together = int8.embed(beside)
-    alone = np.stack([int8.embed([t])[0] for t in beside])
-    assert np.array_equal(together, alone)
+    # Each text alone: a build's vectors do not depend on which texts were embedded beside them,
+    # nor on how many runs went side by side.
+    from rag.embed_onnx import OnnxEmbedder
+
+    beside = ["Short.", "Consultations are booked in 15-minute slots.", "word " * 200, *TEXTS] * 30
+    counted: list[int] = []
+    together = OnnxEmbedder(cache_dir=tmp_path / "cache", int8=True, threads=2).embed(beside, progress=counted.append)
+    assert sum(counted) == len(beside) and len(counted) > 1
+    one_thread = OnnxEmbedder(cache_dir=tmp_path / "cache", int8=True, threads=1).embed(beside)
+    alone = np.stack([int8.embed([t])[0] for t in beside[:7]])
+    assert np.array_equal(together, one_thread) and np.array_equal(together[:7], alone)
 
 
 def test_a_new_index_gets_the_int8_embedder_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
