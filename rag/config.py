@@ -233,6 +233,14 @@ class ModelReaderConfig:
     window"): dev.jsonl EM 0.438 -> 0.500, F1 0.538 -> 0.569, dev2.jsonl the same; evidence is not
     moved; the other sets have no tables. "How long" and "How fast" are still read to the wrong
     column at times ("How long is the Saturday Club Run?" -> "8am")."""
+    side_by_side: bool = True
+    """The window after the one being read is read at the same time on a second thread when no
+    other question is being read (under load every core is busy, and the windows are read in
+    turn); it is kept only if reading in turn would have gone on to it, so the answers are those
+    of reading in turn. On the manual's tuning questions (three of four read two windows or
+    more), `ask` p50 20.5 / 21.3 ms against 22.5 / 26.0 read in turn (2026-11-27 18:57, a slow
+    hour, alternated); at 32 clients on 2 cores, answers a second the same (97.5 / 99.5 against
+    100.5 / 98.7; 93.5 against 98.5 when it read ahead under load too)."""
     max_answer_tokens: int = 30
     span_candidates: int = 20
     """Spans tried, best first, before giving up on one that is not just the question's words."""

@@ -14,6 +14,7 @@ import math
 import re
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -137,12 +138,25 @@ class ModelReader:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{meta_path} is not a reader description ({type(exc).__name__}: {exc})") from exc
         self._encode_lock = threading.Lock()
+        self._spare = threading.Semaphore(1)
+        self._reading = 0  # questions being read now, by all threads
+        self._count_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def read(self, query: Query, passages: Sequence[Passage]) -> tuple[Extraction, ...]:
         return self.read_scored(query, passages)[0]
 
     def read_scored(self, query: Query, passages: Sequence[Passage]) -> tuple[tuple[Extraction, ...], Features | None]:
         """The extractions, and the features the confidence was computed from (for calibration)."""
+        with self._count_lock:
+            self._reading += 1
+        try:
+            return self._read_scored(query, passages)
+        finally:
+            with self._count_lock:
+                self._reading -= 1
+
+    def _read_scored(self, query: Query, passages: Sequence[Passage]) -> tuple[tuple[Extraction, ...], Features | None]:
         # A follow-up is read question first, then the turn it leans on and the carried answer:
         # "When did he found it? Who founded it? Tomas Berg" lets "he" be read as Tomas Berg,
         # and the model answers the question it reads first, not the earlier one (follow-up F1
@@ -164,14 +178,31 @@ class ModelReader:
         # A follow-up's sentences are ranked by the turn it leans on too, so the rules' pick tends
         # to answer that turn ("1,280" again for "And earthenware?"): no bonus for it there.
         bonus = cfg.centre_bonus if query.text == query.question else 0.0
-        readings: list[tuple[float, Reading]] = []  # the margin with the rules' word on the window's sentence
+        # The windows that may be read, in order: around each of the best sentences not inside
+        # an earlier one. The first is read; each next one only while no margin so far is sure.
+        planned: list[tuple[float, int, tuple[Window, np.ndarray]]] = []
+        covered: set[int] = set()
         for s in ranked[: cfg.windows]:
-            if readings and max(r.margin for _, r in readings) >= cfg.look_further_below:
-                break
-            if any(s.row in r.rows for _, r in readings):
-                continue  # already read, inside an earlier window
-            reading = self.read_window(reads, s.row, query.question, bonus)
-            readings.append((reading.margin + cfg.rules_weight * (s.score - ranked[0].score), reading))
+            if s.row in covered:
+                continue  # inside an earlier window
+            prepared = self._prepare(reads, s.row)
+            covered.update(int(r) for r in prepared[1])
+            planned.append((cfg.rules_weight * (s.score - ranked[0].score), s.row, prepared))
+        readings: list[tuple[float, Reading]] = []  # the margin with the rules' word on the window's sentence
+        k = 0
+        while k < len(planned) and not (readings and max(r.margin for _, r in readings) >= cfg.look_further_below):
+            rules, row, prepared = planned[k]
+            # The window after this one is read at the same time on the spare thread when this is
+            # the only question being read, and kept only if reading in turn would have reached it.
+            ahead = self._read_ahead(planned[k + 1], query.question, bonus) if k < len(planned) - 1 else None
+            reading = self._read(prepared, row, query.question, bonus)
+            readings.append((reading.margin + rules, reading))
+            k += 1
+            if ahead is not None:
+                later = ahead.result()
+                if max(r.margin for _, r in readings) < cfg.look_further_below:
+                    readings.append((later.margin + planned[k][0], later))
+                k += 1
         best = max(readings, key=lambda chosen: chosen[0])[1]
         index = self.sentences
         # With no span from the model, the evidence is the rules' best sentence. (Even a span the
@@ -221,11 +252,39 @@ class ModelReader:
         as if `bonus` higher (with `only_row`, only spans in `row`); a span of nothing but words
         of `asked` (the question as asked, default `question`), or holding two of its words in a
         row, is not an answer, nor one in a table's header row."""
+        return self._read(self._prepare(question, row), row, question if asked is None else asked, bonus, only_row)
+
+    def _prepare(self, question: str, row: int) -> tuple[Window, np.ndarray]:
+        """The window around sentence `row` for `question`, and each context token's sentence."""
         with self._encode_lock:  # the Rust tokenizer is not documented as thread-safe
-            window, token_rows = self._window(question_ids(self.tokenizer, question.translate(_AS_TRAINED)), row)
+            return self._window(question_ids(self.tokenizer, question.translate(_AS_TRAINED)), row)
+
+    def _read(self, prepared: tuple[Window, np.ndarray], row: int, asked: str, bonus: float,
+              only_row: bool = False) -> Reading:
+        window, token_rows = prepared
         logits = self._logits(window)
-        terms = tokenize(question if asked is None else asked)
+        terms = tokenize(asked)
         return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)), only_row)
+
+    def _read_ahead(self, plan: tuple[float, int, tuple[Window, np.ndarray]], asked: str,
+                    bonus: float) -> Future[Reading] | None:
+        """A window read on the reader's spare thread, or None when another question is being
+        read too (under load every core is taken: a window read ahead and not needed would cost
+        the others, 5% of the answers a second at 32 clients on 2 cores) or the thread is busy."""
+        if not self.config.side_by_side or self._reading > 1 or not self._spare.acquire(blocking=False):
+            return None
+        if self._pool is None:
+            with self._encode_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="rag-reader")
+
+        def read() -> Reading:
+            try:
+                return self._read(plan[2], plan[1], asked, bonus)
+            finally:
+                self._spare.release()
+
+        return self._pool.submit(read)
 
     def read_cells(self, question: str, row: int, asked: str | None = None) -> Span | None:
         """The answer in table row `row` read cell by cell, each after its column's name ("Day:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.build import build_index
@@ -253,11 +254,15 @@ def test_windows_are_chosen_by_margin_and_the_rules_score_of_their_sentence(
         config = replace(shipped.config, look_further_below=1e9, **settings)
         reader = ModelReader(shipped.sentences, shipped.heuristic, config)
 
-        def read_window(text: str, row: int, asked: str | None = None, bonus: float = 0.0) -> Reading:
+        def prepare(text: str, row: int) -> tuple[None, np.ndarray]:
+            return None, np.array([row])  # a window of the sentence alone
+
+        def read(prepared: tuple[None, np.ndarray], row: int, asked: str, bonus: float = 0.0) -> Reading:
             span = shipped.sentences.span(row)
             return Reading(row, (row,), Span(span.start, span.start + 4), row, margins.get(row, -10.0))
 
-        monkeypatch.setattr(reader, "read_window", read_window)
+        monkeypatch.setattr(reader, "_prepare", prepare)
+        monkeypatch.setattr(reader, "_read", read)
         return reader
 
     def evidence(reader: ModelReader) -> int:
@@ -269,6 +274,63 @@ def test_windows_are_chosen_by_margin_and_the_rules_score_of_their_sentence(
     assert evidence(reader_with(a_little, rules_weight=0.0)) == second.row, "the margin alone"
     far = {first.row: 1.0, second.row: 1.0 + gap * 2}
     assert evidence(reader_with(far)) == second.row
+
+
+def test_windows_read_side_by_side_answer_as_windows_read_in_turn(
+    pottery: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next window is read on the spare thread beside the current one only when this question
+    is the only one being read, and kept only when reading in turn would have reached it: the
+    answers are those of reading in turn."""
+    from concurrent.futures import Future
+    from dataclasses import replace
+
+    from rag.types import Query, Span
+
+    shipped = pottery.reader
+    assert isinstance(shipped, ModelReader) and shipped.config.side_by_side
+    question = "How hot is stoneware fired?"
+    query = Query(question, question, pottery.embedder.embed([question])[0])
+    passages = pottery.retriever.retrieve(query)
+    rows = [s.row for s in shipped.heuristic.score_sentences(query, passages, headings=True)[:3]]
+    assert len(set(rows)) == 3
+
+    def reader_with(margins: dict[int, float], side_by_side: bool) -> tuple[ModelReader, list[int], list[int]]:
+        reader = ModelReader(shipped.sentences, shipped.heuristic,
+                             replace(shipped.config, side_by_side=side_by_side, windows=3))
+        read: list[int] = []
+        ahead: list[int] = []
+        monkeypatch.setattr(reader, "_prepare", lambda text, row: (None, np.array([row])))
+
+        def fake_read(prepared: object, row: int, asked: str, bonus: float = 0.0) -> Reading:
+            read.append(row)
+            span = shipped.sentences.span(row)
+            return Reading(row, (row,), Span(span.start, span.start + 4), row, margins[row])
+
+        real_ahead = reader._read_ahead
+
+        def read_ahead(plan: tuple[float, int, object], asked: str, bonus: float) -> Future[Reading] | None:
+            future = real_ahead(plan, asked, bonus)  # type: ignore[arg-type]
+            if future is not None:
+                ahead.append(plan[1])
+            return future
+
+        monkeypatch.setattr(reader, "_read", fake_read)
+        monkeypatch.setattr(reader, "_read_ahead", read_ahead)
+        return reader, read, ahead
+
+    for margins in ({rows[0]: 5.0, rows[1]: 9.0, rows[2]: 9.0},   # the first window is sure: the second
+                    {rows[0]: -2.0, rows[1]: 3.0, rows[2]: 9.0},  # read ahead and dropped; then the third
+                    {rows[0]: -2.0, rows[1]: -1.0, rows[2]: 9.0}):  # read ahead, dropped; all three kept
+        in_turn, read_in_turn, _ = reader_with(margins, side_by_side=False)
+        expected = in_turn.read(query, passages)
+        beside, _, ahead = reader_with(margins, side_by_side=True)
+        assert beside.read(query, passages) == expected
+        assert ahead, "a question read alone reads ahead"
+        busy, _, busy_ahead = reader_with(margins, side_by_side=True)
+        busy._reading = 1  # another question is being read
+        assert busy.read(query, passages) == expected and not busy_ahead
+    assert read_in_turn == rows, "read in turn, all three windows when none is sure"
 
 
 def test_model_reader_settings_are_validated() -> None:
@@ -438,13 +500,12 @@ def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypa
     def reader_with(answer_row: int, **settings: bool) -> ModelReader:
         reader = ModelReader(shipped.sentences, shipped.heuristic, replace(shipped.config, **settings))
 
-        def read_window(text: str, row: int, asked: str | None = None, bonus: float = 0.0,
-                        only_row: bool = False) -> Reading:
+        def read(prepared: object, row: int, asked: str, bonus: float = 0.0, only_row: bool = False) -> Reading:
             at = row if only_row else answer_row  # the model's span: in `answer_row`, unless held to `row`
             span = shipped.sentences.span(at)
             return Reading(row, (row,), Span(span.start, span.start + 4), at, 5.0)
 
-        monkeypatch.setattr(reader, "read_window", read_window)
+        monkeypatch.setattr(reader, "_read", read)
         return reader
 
     def first(reader: ModelReader) -> tuple[Span, Span | None]:
