@@ -239,8 +239,9 @@ class ModelReaderConfig:
     turn); it is kept only if reading in turn would have gone on to it, so the answers are those
     of reading in turn. On the manual's tuning questions (three of four read two windows or
     more), `ask` p50 20.5 / 21.3 ms against 22.5 / 26.0 read in turn (2026-11-27 18:57, a slow
-    hour, alternated); at 32 clients on 2 cores, answers a second the same (97.5 / 99.5 against
-    100.5 / 98.7; 93.5 against 98.5 when it read ahead under load too)."""
+    hour, alternated); at 32 clients on 2 cores (`eval/load.py`, 3,000 requests, the code before
+    alternated) 90 / 95 answers a second against 92 / 96: the next window is planned (tokenized)
+    only when it is read, or read ahead (when it read ahead under load too: 5% fewer)."""
     max_answer_tokens: int = 30
     span_candidates: int = 20
     """Spans tried, best first, before giving up on one that is not just the question's words."""

@@ -180,29 +180,39 @@ class ModelReader:
         bonus = cfg.centre_bonus if query.text == query.question else 0.0
         # The windows that may be read, in order: around each of the best sentences not inside
         # an earlier one. The first is read; each next one only while no margin so far is sure.
-        planned: list[tuple[float, int, tuple[Window, np.ndarray]]] = []
+        candidates = iter(ranked[: cfg.windows])
         covered: set[int] = set()
-        for s in ranked[: cfg.windows]:
-            if s.row in covered:
-                continue  # inside an earlier window
-            prepared = self._prepare(reads, s.row)
-            covered.update(int(r) for r in prepared[1])
-            planned.append((cfg.rules_weight * (s.score - ranked[0].score), s.row, prepared))
+
+        def next_window() -> tuple[float, int, tuple[Window, np.ndarray]] | None:
+            for s in candidates:
+                if s.row not in covered:  # else inside an earlier window
+                    prepared = self._prepare(reads, s.row)
+                    covered.update(int(r) for r in prepared[1])
+                    return cfg.rules_weight * (s.score - ranked[0].score), s.row, prepared
+            return None
+
         readings: list[tuple[float, Reading]] = []  # the margin with the rules' word on the window's sentence
-        k = 0
-        while k < len(planned) and not (readings and max(r.margin for _, r in readings) >= cfg.look_further_below):
-            rules, row, prepared = planned[k]
+
+        def sure() -> bool:
+            return bool(readings) and max(r.margin for _, r in readings) >= cfg.look_further_below
+
+        window = next_window()
+        while window is not None and not sure():
+            rules, row, prepared = window
             # The window after this one is read at the same time on the spare thread when this is
             # the only question being read, and kept only if reading in turn would have reached it.
-            ahead = self._read_ahead(planned[k + 1], query.question, bonus) if k < len(planned) - 1 else None
+            following = next_window() if self._may_read_ahead() else None
+            ahead = None if following is None else self._read_ahead(following, query.question, bonus)
             reading = self._read(prepared, row, query.question, bonus)
             readings.append((reading.margin + rules, reading))
-            k += 1
-            if ahead is not None:
-                later = ahead.result()
-                if max(r.margin for _, r in readings) < cfg.look_further_below:
-                    readings.append((later.margin + planned[k][0], later))
-                k += 1
+            if following is None or ahead is None:
+                window = following if following is not None else (None if sure() else next_window())
+                continue
+            later = ahead.result()
+            if sure():
+                break
+            readings.append((later.margin + following[0], later))
+            window = None if sure() else next_window()
         best = max(readings, key=lambda chosen: chosen[0])[1]
         index = self.sentences
         # With no span from the model, the evidence is the rules' best sentence. (Even a span the
@@ -266,12 +276,16 @@ class ModelReader:
         terms = tokenize(asked)
         return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)), only_row)
 
+    def _may_read_ahead(self) -> bool:
+        """Whether a window may be read ahead: no other question is being read (under load every
+        core is taken, and a window read ahead and not needed, or prepared and not read, costs
+        the others: 5% of the answers a second at 32 clients on 2 cores when it read ahead always)."""
+        return self.config.side_by_side and self._reading <= 1
+
     def _read_ahead(self, plan: tuple[float, int, tuple[Window, np.ndarray]], asked: str,
                     bonus: float) -> Future[Reading] | None:
-        """A window read on the reader's spare thread, or None when another question is being
-        read too (under load every core is taken: a window read ahead and not needed would cost
-        the others, 5% of the answers a second at 32 clients on 2 cores) or the thread is busy."""
-        if not self.config.side_by_side or self._reading > 1 or not self._spare.acquire(blocking=False):
+        """A window read on the reader's spare thread, or None when that thread is busy."""
+        if not self._spare.acquire(blocking=False):
             return None
         if self._pool is None:
             with self._encode_lock:
