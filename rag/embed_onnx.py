@@ -135,7 +135,7 @@ class OnnxEmbedder:
         self._int8 = int8
         self._model_dir = model_dir
         self._cache_dir = cache_dir
-        self._batch_size = 1 if int8 else batch_size
+        self._batch_size = batch_size
         self._threads = threads
         self._session: Any = None
         self._tokenizer: Any = None

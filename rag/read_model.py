@@ -288,7 +288,7 @@ class ModelReader:
         if not self._spare.acquire(blocking=False):
             return None
         if self._pool is None:
-            with self._encode_lock:
+            with self._count_lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(1, thread_name_prefix="rag-reader")
 

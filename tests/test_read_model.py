@@ -319,9 +319,11 @@ def test_windows_read_side_by_side_answer_as_windows_read_in_turn(
         monkeypatch.setattr(reader, "_read_ahead", read_ahead)
         return reader, read, ahead
 
-    for margins in ({rows[0]: 5.0, rows[1]: 9.0, rows[2]: 9.0},   # the first window is sure: the second
-                    {rows[0]: -2.0, rows[1]: 3.0, rows[2]: 9.0},  # read ahead and dropped; then the third
-                    {rows[0]: -2.0, rows[1]: -1.0, rows[2]: 9.0}):  # read ahead, dropped; all three kept
+    # The first window sure (the second, read ahead, is dropped); the second sure (kept, and no
+    # third read); none sure before the third (all three kept).
+    for margins in ({rows[0]: 5.0, rows[1]: 9.0, rows[2]: 9.0},
+                    {rows[0]: -2.0, rows[1]: 3.0, rows[2]: 9.0},
+                    {rows[0]: -2.0, rows[1]: -1.0, rows[2]: 9.0}):
         in_turn, read_in_turn, _ = reader_with(margins, side_by_side=False)
         expected = in_turn.read(query, passages)
         beside, _, ahead = reader_with(margins, side_by_side=True)
