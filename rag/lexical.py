@@ -58,10 +58,6 @@ class Identifiers:
         for text in texts:
             self.names.update(_NAME_OR_NUMBER.findall(text.lower()))
 
-    def unknown(self, question: str) -> list[str]:
-        """The `identifiers` of `question` that no text holds (see `missing`)."""
-        return self.missing(identifiers(question))
-
     def missing(self, names: Iterable[str]) -> list[str]:
         """The names no text holds. A dotted name counts as held when its last two parts are
         ("reprlib.Repr.maxstring" where the text says "Repr.maxstring"), or its last part alone

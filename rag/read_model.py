@@ -167,8 +167,8 @@ class ModelReader:
         # window around it holds its section's first sentences ("listen_port" above "The port
         # that agents send logs to. Defaults to 5140."); the evidence is never one.
         ranked = self.heuristic.score_sentences(query, passages, headings=True)
-        names_only = self.heuristic.names_only
-        if not any(not names_only(s.row) for s in ranked):
+        evidence_rows = [s for s in ranked if not self.heuristic.names_only(s.row)]  # what may be the evidence
+        if not evidence_rows:
             return (), None
         cfg = self.config
         # A follow-up whose "he" or "she" is the person the earlier answer named is read as the
@@ -219,7 +219,7 @@ class ModelReader:
         # model is far from sure of picks the evidence better than the rules do: evidence@1 fell
         # on squad-public, xian-dev and pydocs-dev when a margin under -4, -2, 0 or 1 handed the
         # choice back to the rules.)
-        evidence = next(s.row for s in ranked if not names_only(s.row)) if best.answer is None else best.answer_row
+        evidence = evidence_rows[0].row if best.answer is None else best.answer_row
         table = index.table_of(evidence) if cfg.table_rows_by_rules and best.answer is not None else None
         if table is not None:  # a table's row: the one the rules rank first (see `table_rows_by_rules`)
             row = next((s.row for s in ranked if s.row == evidence or index.table_of(s.row) == table), evidence)
@@ -246,7 +246,7 @@ class ModelReader:
         rest = [
             Extraction(index.doc_id(s.row), index.chunk_ids[s.row], index.span(s.row), None,
                        round(s.score, 4), 0.0, self.name)
-            for s in ranked if s.row != evidence and not names_only(s.row)
+            for s in evidence_rows if s.row != evidence
         ]
         return (first, *rest), features
 
