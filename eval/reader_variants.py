@@ -69,6 +69,7 @@ VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReader
     "model, default, centre bonus 4": ModelReaderConfig(centre_bonus=4.0),
     "model, default, a table's row as the model reads it": ModelReaderConfig(table_rows_by_rules=False),
     "model, default, a table's row answered as read in the window": ModelReaderConfig(table_cells=False),
+    "model, default, an entry's term read both ways": ModelReaderConfig(entry_forward=False),
     "model, default, sentences ranked without their section":
         (ModelReaderConfig(), HeuristicReaderConfig(read_in_section=False)),
     "model, default, headings may be the evidence":

@@ -242,6 +242,17 @@ class ModelReaderConfig:
     hour, alternated); at 32 clients on 2 cores (`eval/load.py`, 3,000 requests, the code before
     alternated) 90 / 95 answers a second against 92 / 96: the next window is planned (tokenized)
     only when it is read, or read ahead (when it read ahead under load too: 5% fewer)."""
+    entry_forward: bool = True
+    """A window centred on a sentence that opens a definition list's entry (an API entry's
+    signature, "Repr.maxstring¶ Limit on the number of characters ...") holds it and its
+    description after it, as a heading's window holds its section, not the end of the entry
+    before it. Read both ways, "What is the default value of reprlib.Repr.maxstring?" had "The
+    default is 40." of the entry above in its window and was answered 40. On the manual's tuning
+    sets (`python eval/reader_variants.py`, the variant "an entry's term read both ways"):
+    dev.jsonl evidence@1 0.750 either way (F1 0.538 -> 0.550), dev2.jsonl 0.603 -> 0.619 (F1
+    0.324 -> 0.343); the other sets unchanged (no definition lists). A sentence ending in a colon
+    read forward the same way (into the list or table it introduces) moved answers both ways and
+    is not done."""
     max_answer_tokens: int = 30
     span_candidates: int = 20
     """Spans tried, best first, before giving up on one that is not just the question's words."""

@@ -120,6 +120,12 @@ class SentenceIndex:
         document = self.documents[int(self.table.doc[row])]
         return document.in_heading(int(self.table.start[row]), int(self.table.end[row]))
 
+    def entry_end(self, row: int) -> int | None:
+        """Where the description ends of the definition-list term sentence `row` opens (an API
+        entry's signature), or None when it opens none."""
+        document = self.documents[int(self.table.doc[row])]
+        return document.description_end(int(self.table.start[row]), int(self.table.end[row]))
+
     def neighbours(self, row: int) -> list[int]:
         """The sentences right after and right before `row` in the same paragraph."""
         table = self.table

@@ -370,15 +370,21 @@ class ModelReader:
 
     def _window(self, q_ids: list[int], row: int) -> tuple[Window, np.ndarray]:
         """The model's input: sentence `row`, then the one before it, then after, while they
-        fit (after a heading, only those after it: its section); offsets are document
-        characters. Also each context token's sentence row."""
+        fit (after a heading, only those after it: its section; after an entry's term, its
+        description); offsets are document characters. Also each context token's sentence row."""
         index = self.sentences
         room = min(self.max_len, self.config.window_tokens) - len(q_ids) - 3
         doc = int(index.table.doc[row])
         pieces = {row: self._encode_row(row)}
         used = len(pieces[row][0])
         heading = index.in_heading(row)
-        around = range(row + 1, row + 5) if heading else (row - 1, row + 1, row - 2, row + 2)
+        around: Sequence[int] = range(row + 1, row + 5) if heading else (row - 1, row + 1, row - 2, row + 2)
+        entry_end = None if heading or not self.config.entry_forward else index.entry_end(row)
+        if entry_end is not None:
+            # An entry's term (a signature): only its description after it (`entry_forward`).
+            ahead = [r for r in range(row + 1, row + 5)
+                     if r < len(index) and int(index.table.doc[r]) == doc and int(index.table.start[r]) < entry_end]
+            around = ahead if ahead else around
         for other in around:
             if not 0 <= other < len(index) or int(index.table.doc[other]) != doc:
                 continue

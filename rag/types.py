@@ -116,6 +116,16 @@ class Document:
             return None
         return self.definitions[at][0], self.definitions[at][1]
 
+    def description_end(self, start: int, end: int) -> int | None:
+        """Where the description ends of the term that begins inside [start, end) (a sentence
+        that opens a definition list's entry, "Repr.maxstring¶ Limit on ..."), or None."""
+        if not self.definitions:
+            return None
+        at = bisect.bisect_left(self.definitions, start, key=lambda d: d[0])
+        if at < len(self.definitions) and self.definitions[at][0] < end:
+            return self.definitions[at][2]
+        return None
+
     def cells_in(self, start: int, end: int) -> list[tuple[int, int, int]]:
         """The table cells inside [start, end) (a row's, or a header row's), in order."""
         at = bisect.bisect_left(self.cells, start, key=lambda c: c[0])

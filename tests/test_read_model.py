@@ -7,6 +7,7 @@ import hashlib
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -590,3 +591,40 @@ def test_a_question_naming_a_setting_no_document_mentions_is_declined(tmp_path: 
     assert declined.citations and declined.citations[0].quote == "The default is 256 connections."
     assistant.policy = replace(assistant.policy, decline_unknown_identifiers=False)
     assert not assistant.ask("What is the default value of max_upload_size?").abstained, "the near miss"
+
+
+REPR = {
+    "repr.html": (
+        "<html><head><title>Repr objects</title></head><body><h1>Repr objects</h1>"
+        "<p>Repr instances limit the size of the representations they make.</p><dl>"
+        "<dt>Repr.maxlong</dt><dd><p>Maximum number of characters in the representation for an integer. "
+        "Digits are dropped from the middle. The default is 40.</p></dd>"
+        "<dt>Repr.maxstring</dt><dd><p>Limit on the number of characters in the representation of the string. "
+        "Note that the normal representation of the string is used as the character source. "
+        "The default is 30.</p></dd>"
+        "<dt>Repr.maxother</dt><dd><p>This limit is used for object types with no formatting method. "
+        "The default is 20.</p></dd></dl></body></html>"
+    ),
+}
+
+
+def test_a_window_on_an_entrys_term_reads_on_into_its_description(tmp_path: Path) -> None:
+    """A window centred on a definition list's term (an API entry's signature) holds the term
+    and its description, not the entry before it: "What is the default value of
+    Repr.maxstring?" read "The default is 40." of the entry above in the window too and answered
+    40. A sentence that opens no entry is read both ways."""
+    assistant = read_by_the_model(tmp_path, REPR)
+    reader = assistant.reader
+    assert isinstance(reader, ModelReader)
+    term = _row(assistant, "Repr.maxstring Limit on the number of characters in the representation of the string.")
+    q_ids = question_ids(reader.tokenizer, "What is the default value of Repr.maxstring?")
+    rows = set(reader._window(q_ids, term)[1].tolist())
+    texts = {reader.sentences.texts[r] for r in rows}
+    assert min(rows) == term and "The default is 30." in texts and "The default is 40." not in texts
+    assert reader.read_window("What is the default value of Repr.maxstring?", term).answer is not None
+    answer = assistant.ask("What is the default value of Repr.maxstring?")
+    assert answer.answer == "30" and answer.citations[0].quote == "The default is 30."
+    middle = _row(assistant, "Digits are dropped from the middle.")
+    assert middle - 1 in set(reader._window(q_ids, middle)[1].tolist()), "not a term: both ways"
+    off = ModelReader(reader.sentences, reader.heuristic, replace(reader.config, entry_forward=False))
+    assert "The default is 40." in {off.sentences.texts[r] for r in off._window(q_ids, term)[1].tolist()}
