@@ -70,6 +70,7 @@ VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReader
     "model, default, a table's row as the model reads it": ModelReaderConfig(table_rows_by_rules=False),
     "model, default, a table's row answered as read in the window": ModelReaderConfig(table_cells=False),
     "model, default, an entry's term read both ways": ModelReaderConfig(entry_forward=False),
+    "model, default, no defaults read from signatures": ModelReaderConfig(signature_defaults=False),
     "model, default, sentences ranked without their section":
         (ModelReaderConfig(), HeuristicReaderConfig(read_in_section=False)),
     "model, default, headings may be the evidence":

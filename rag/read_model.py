@@ -46,6 +46,9 @@ _AS_TRAINED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201
 double quotes of its data), one character for one, so offsets into the text stay exact: "Xi'an"
 typed by a user and "Xi\u2019an" in a document were different tokens to it."""
 _LETTER = re.compile(r"[^\W\d_]")
+_ASKS_DEFAULT = re.compile(r"\bdefault(?:s|ed)?\b", re.IGNORECASE)
+_CALLABLE = re.compile(r"(?:[\w*]+\s+\**)*?([A-Za-z_][\w.]*)\(")
+_PARAMETER = re.compile(r"\s*\**([A-Za-z_]\w*)\s*(?::[^=]*?)?=\s*(\S.*?)\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +223,9 @@ class ModelReader:
         # on squad-public, xian-dev and pydocs-dev when a margin under -4, -2, 0 or 1 handed the
         # choice back to the rules.)
         evidence = evidence_rows[0].row if best.answer is None else best.answer_row
+        signed = self.signature_default(query.question, ranked) if cfg.signature_defaults else None
+        if signed is not None:  # the default a signature gives the parameter asked about
+            best, evidence = Reading(signed[0], (signed[0],), signed[1], signed[0], best.margin), signed[0]
         table = index.table_of(evidence) if cfg.table_rows_by_rules and best.answer is not None else None
         if table is not None:  # a table's row: the one the rules rank first (see `table_rows_by_rules`)
             row = next((s.row for s in ranked if s.row == evidence or index.table_of(s.row) == table), evidence)
@@ -249,6 +255,40 @@ class ModelReader:
             for s in evidence_rows if s.row != evidence
         ]
         return (first, *rest), features
+
+    def signature_default(self, question: str, ranked: Sequence[Any]) -> tuple[int, Span] | None:
+        """For a question that asks a default and names a parameter and its callable
+        ("What is the default value of nframe in tracemalloc.start()?"), the sentence among the
+        best ranked that opens an API entry whose signature gives that parameter a default
+        ("tracemalloc.start(nframe: int = 1)¶ Start tracing ..."), and the default's span."""
+        if not _ASKS_DEFAULT.search(question):
+            return None
+        asked = set(re.findall(r"[A-Za-z_]\w*", question))
+        index = self.sentences
+        for s in ranked[: self.config.signature_rows]:
+            if index.entry_end(s.row) is None:
+                continue
+            text = index.texts[s.row]
+            m = _CALLABLE.match(text)
+            if m is None or m.group(1).rsplit(".", 1)[-1] not in asked:
+                continue
+            depth, begin, pieces = 0, m.end(), []
+            for i in range(m.end(), len(text)):  # the parameters: to the bracket that closes the list
+                depth += text[i] in "([{"
+                depth -= text[i] in ")]}"
+                if depth < 0 or (text[i] == "," and depth == 0):
+                    pieces.append((begin, i))
+                    begin = i + 1
+                if depth < 0:
+                    break
+            else:
+                continue
+            for a, b in pieces:
+                p = _PARAMETER.match(text, a, b)
+                if p is not None and p.group(1) in asked:
+                    base = index.span(s.row).start
+                    return s.row, Span(base + p.start(2), base + p.end(2))
+        return None
 
     @staticmethod
     def reads(question: str) -> bool:

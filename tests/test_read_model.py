@@ -628,3 +628,44 @@ def test_a_window_on_an_entrys_term_reads_on_into_its_description(tmp_path: Path
     assert middle - 1 in set(reader._window(q_ids, middle)[1].tolist()), "not a term: both ways"
     off = ModelReader(reader.sentences, reader.heuristic, replace(reader.config, entry_forward=False))
     assert "The default is 40." in {off.sentences.texts[r] for r in off._window(q_ids, term)[1].tolist()}
+
+
+
+RIDE_API = {
+    "ride.html": (
+        "<html><head><title>ride</title></head><body><h1>ride: club rides</h1><dl>"
+        "<dt>ride.start(hour, pace='easy', *, stops=max(1, 2), route: str = 'river')</dt>"
+        "<dd><p>Start the ride at the hour given, at the pace given.</p></dd>"
+        "<dt>ride.stop(reason=None)</dt><dd><p>Stop the ride. The default pace is kept.</p></dd>"
+        "</dl></body></html>"
+    ),
+}
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What is the default pace of ride.start()?", "'easy'"),
+    ("What is the default value of route in ride.start?", "'river'"),
+    ("By default, how many stops does ride.start make?", "max(1, 2)"),
+    ("What is the default reason of ride.stop()?", "None"),
+])
+def test_a_default_is_read_from_the_signature_of_the_callable_asked_about(
+        tmp_path_factory: pytest.TempPathFactory, question: str, expected: str) -> None:
+    assistant = read_by_the_model(tmp_path_factory.mktemp("api"), RIDE_API)
+    answer = assistant.ask(question)
+    assert answer.answer == expected
+    assert answer.citations[0].quote.startswith("ride.st")
+
+
+def test_a_signature_answers_only_a_default_of_a_parameter_it_has(tmp_path: Path) -> None:
+    """Not asked for a default, or a parameter the signature lacks, or another callable's: the
+    model reads as always."""
+    from rag.types import Query
+
+    assistant = read_by_the_model(tmp_path, RIDE_API)
+    reader = assistant.reader
+    assert isinstance(reader, ModelReader)
+    for question in ("What is the pace of ride.start()?", "What is the default speed of ride.start()?",
+                     "What is the default pace of ride.turn()?"):
+        query = Query(question, question, assistant.embedder.embed([question])[0])
+        ranked = reader.heuristic.score_sentences(query, assistant.retriever.retrieve(query), headings=True)
+        assert ranked and reader.signature_default(question, ranked) is None, question
