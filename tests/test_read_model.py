@@ -669,3 +669,52 @@ def test_a_signature_answers_only_a_default_of_a_parameter_it_has(tmp_path: Path
         query = Query(question, question, assistant.embedder.embed([question])[0])
         ranked = reader.heuristic.score_sentences(query, assistant.retriever.retrieve(query), headings=True)
         assert ranked and reader.signature_default(question, ranked) is None, question
+
+
+NODE_PAGE = (
+    "<html><head><title>File system</title></head><body><h1>File system</h1>"
+    "<h2>fs.readFile(path[, options], callback)</h2>"
+    "<table><tr><th>Version</th><th>Changes</th></tr>"
+    "<tr><td>v10.0.0</td><td>The callback parameter is no longer optional.</td></tr></table>"
+    "<ul><li><code>path</code> &lt;string&gt; filename or file descriptor of the file to read</li>"
+    "<li><code>options</code> &lt;Object&gt;<ul>"
+    "<li><code>encoding</code> &lt;string&gt; Default: <code>null</code></li>"
+    "<li><code>flag</code> &lt;string&gt; See support of file system flags. Default: <code>'r'</code>.</li>"
+    "</ul></li></ul>"
+    "<p>Asynchronously reads the entire contents of a file.</p>"
+    "<h2>File open constants</h2>"
+    "<table><tr><th>Constant</th><th>Description</th></tr>"
+    "<tr><td>O_RDONLY</td><td>Flag indicating to open a file for read-only access.</td></tr>"
+    "<tr><td>O_APPEND</td><td>Flag indicating that data will be appended to the end of the file.</td></tr>"
+    "</table></body></html>"
+)
+
+
+def test_reference_questions_are_asked_where_a_manual_keeps_the_answer(tmp_path: Path) -> None:
+    """The reader's second stage of training asks about a parameter's default, the parameter
+    a description names, a table's row by its description, a change's version; each answer
+    slices exactly out of its context, which holds the neighbouring entries too."""
+    import gzip
+    import json
+
+    from rag.reference_questions import main
+
+    (tmp_path / "fs.html").write_text(NODE_PAGE, encoding="utf-8")
+    out = tmp_path / "qa.jsonl.gz"
+    assert main(["--docs", str(tmp_path), "--out", str(out), "--seed", "1"]) == 0
+    rows = [json.loads(line) for line in gzip.decompress(out.read_bytes()).decode("utf-8").splitlines()]
+    answers = {r["answers"][0]["text"] for r in rows}
+    for r in rows:
+        a = r["answers"][0]
+        assert r["context"][a["start"]:a["start"] + len(a["text"])] == a["text"]
+        assert r["source"] == "nodejs-api-docs" and r["question"].endswith("?")
+    assert {"null", "'r'", "O_RDONLY", "O_APPEND"} <= answers
+    defaults = [r for r in rows if r["answers"][0]["text"] == "'r'"]
+    assert "flag" in defaults[0]["question"] and "fs.readFile()" in defaults[0]["question"]
+    assert "Default: null" in defaults[0]["context"], "the neighbouring parameter is there to tell apart"
+    appended = next(r for r in rows if r["answers"][0]["text"] == "O_APPEND")
+    assert "appended to the end of the file" in appended["question"]
+    assert main(["--docs", str(tmp_path / "none"), "--out", str(out)]) == 2
+    again = tmp_path / "again.jsonl.gz"
+    main(["--docs", str(tmp_path), "--out", str(again), "--seed", "1"])
+    assert again.read_bytes() == out.read_bytes(), "seeded: the same pages give the same file"
