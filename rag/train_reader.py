@@ -78,11 +78,6 @@ class TrainConfig:
     small_talk: int = 600
     covid_context_chars: int = 3000
     """COVID-QA contexts are whole papers: read this many characters around the answer."""
-    also: str = ""
-    """A second data file whose rows are all used beside `--data`'s (a second stage's reference
-    questions, `rag.reference_questions`); "" for none."""
-    sample: int = 0
-    """Rows drawn (with the seed) from `--data`, 0 for all of them."""
     init: str = ""
     """Weights to start from (the final.pt of an earlier run); "" starts from all-MiniLM-L6-v2's
     encoder and a new head."""
@@ -273,11 +268,8 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int, devic
     model_dir = bundled_model_path()
     tokenizer = load_tokenizer(Path(model_dir) / "tokenizer.json")
     began = time.time()
-    rows = read_rows(data)
-    if cfg.sample and cfg.sample < len(rows):
-        rows = random.Random(cfg.seed).sample(rows, cfg.sample)
-    if cfg.also:
-        rows += read_rows(Path(cfg.also))
+    with gzip.open(data, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
     examples = build_examples(rows, tokenizer, cfg)
     positives = sum(1 for e in examples if e[2] > 0)
     print(f"{len(rows)} rows -> {len(examples)} windows ({positives} with the answer, "
@@ -348,11 +340,6 @@ def train(data: Path, work: Path, cfg: TrainConfig, checkpoint_every: int, devic
     (work / "settings.json").write_text(settings)
     print(f"trained {cfg.steps} steps in {(time.time() - began) / 60:.1f} min (this run)", flush=True)
     return final
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def _optimizer_to(opt: Any, device: str) -> None:
@@ -551,8 +538,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip-meaning", type=float, default=TrainConfig.flip_meaning,
                         help="chance an answerable example also gives a negated or opposite question as no-answer")
     parser.add_argument("--init", type=Path, help="go on training these weights (a final.pt of an earlier run)")
-    parser.add_argument("--also", type=Path, help="a second data file, all its rows used beside --data's")
-    parser.add_argument("--sample", type=int, default=0, help="rows drawn from --data (0: all)")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--no-export", action="store_true", help="train only (a first stage): no ONNX, no calibration")
@@ -568,12 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.init is not None and not args.init.is_file():
         print(f"error: no weights at {args.init}", file=sys.stderr)
         return 2
-    if args.also is not None and not args.also.is_file():
-        print(f"error: no training data at {args.also}", file=sys.stderr)
-        return 2
     cfg = TrainConfig(steps=args.steps, layers=args.layers, max_len=args.max_len, flip_meaning=args.flip_meaning,
-                      lr=args.lr, init="" if args.init is None else str(args.init),
-                      also="" if args.also is None else str(args.also), sample=args.sample)
+                      lr=args.lr, init="" if args.init is None else str(args.init))
     weights = train(args.data, args.work, cfg, args.checkpoint_every, args.device)
     if args.no_export:
         return 0
