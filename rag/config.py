@@ -264,6 +264,7 @@ class ModelReaderConfig:
     dev.jsonl evidence@1 0.750 either way (EM 0.469 -> 0.500, F1 0.550 -> 0.581), dev2.jsonl
     0.619 -> 0.651 (EM 0.238 -> 0.286, F1 0.343 -> 0.390); no other set has such a question."""
     signature_rows: int = 10
+    """How many of the best ranked sentences are looked through for the signature."""
     max_answer_tokens: int = 30
     span_candidates: int = 20
     """Spans tried, best first, before giving up on one that is not just the question's words."""

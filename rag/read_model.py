@@ -26,7 +26,7 @@ from rag.config import AnswerPolicy, ModelReaderConfig
 from rag.conversation import name_the_person
 from rag.errors import ModelError
 from rag.lexical import tokenize
-from rag.read_heuristic import HeuristicReader, SentenceIndex
+from rag.read_heuristic import HeuristicReader, ScoredSentence, SentenceIndex
 from rag.reader_windows import Window, assemble, load_tokenizer, question_ids
 from rag.types import PERMALINKS, Extraction, Passage, Query, Span, name_of
 
@@ -256,7 +256,7 @@ class ModelReader:
         ]
         return (first, *rest), features
 
-    def signature_default(self, question: str, ranked: Sequence[Any]) -> tuple[int, Span] | None:
+    def signature_default(self, question: str, ranked: Sequence[ScoredSentence]) -> tuple[int, Span] | None:
         """For a question that asks a default and names a parameter and its callable
         ("What is the default value of nframe in tracemalloc.start()?"), the sentence among the
         best ranked that opens an API entry whose signature gives that parameter a default

@@ -630,7 +630,6 @@ def test_a_window_on_an_entrys_term_reads_on_into_its_description(tmp_path: Path
     assert "The default is 40." in {off.sentences.texts[r] for r in off._window(q_ids, term)[1].tolist()}
 
 
-
 RIDE_API = {
     "ride.html": (
         "<html><head><title>ride</title></head><body><h1>ride: club rides</h1><dl>"
@@ -642,6 +641,11 @@ RIDE_API = {
 }
 
 
+@pytest.fixture(scope="module")
+def ride_api(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    return read_by_the_model(tmp_path_factory.mktemp("api"), RIDE_API)
+
+
 @pytest.mark.parametrize(("question", "expected"), [
     ("What is the default pace of ride.start()?", "'easy'"),
     ("What is the default value of route in ride.start?", "'river'"),
@@ -649,19 +653,18 @@ RIDE_API = {
     ("What is the default reason of ride.stop()?", "None"),
 ])
 def test_a_default_is_read_from_the_signature_of_the_callable_asked_about(
-        tmp_path_factory: pytest.TempPathFactory, question: str, expected: str) -> None:
-    assistant = read_by_the_model(tmp_path_factory.mktemp("api"), RIDE_API)
-    answer = assistant.ask(question)
+        ride_api: Assistant, question: str, expected: str) -> None:
+    answer = ride_api.ask(question)
     assert answer.answer == expected
     assert answer.citations[0].quote.startswith("ride.st")
 
 
-def test_a_signature_answers_only_a_default_of_a_parameter_it_has(tmp_path: Path) -> None:
+def test_a_signature_answers_only_a_default_of_a_parameter_it_has(ride_api: Assistant) -> None:
     """Not asked for a default, or a parameter the signature lacks, or another callable's: the
     model reads as always."""
     from rag.types import Query
 
-    assistant = read_by_the_model(tmp_path, RIDE_API)
+    assistant = ride_api
     reader = assistant.reader
     assert isinstance(reader, ModelReader)
     for question in ("What is the pace of ride.start()?", "What is the default speed of ride.start()?",
