@@ -48,7 +48,7 @@ typed by a user and "Xi\u2019an" in a document were different tokens to it."""
 _LETTER = re.compile(r"[^\W\d_]")
 _ASKS_DEFAULT = re.compile(r"\bdefault(?:s|ed)?\b", re.IGNORECASE)
 _CALLABLE = re.compile(r"(?:[\w*]+\s+\**)*?([A-Za-z_][\w.]*)\(")
-_PARAMETER = re.compile(r"\s*\**([A-Za-z_]\w*)\s*(?::[^=]*?)?=\s*(\S.*?)\s*$", re.DOTALL)
+_PARAMETER = re.compile(r"[\s\[\]]*\**([A-Za-z_]\w*)\s*(?::[^=]*?)?=\s*(\S.*?)\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,22 +272,34 @@ class ModelReader:
             m = _CALLABLE.match(text)
             if m is None or m.group(1).rsplit(".", 1)[-1] not in asked:
                 continue
-            depth, begin, pieces = 0, m.end(), []
-            for i in range(m.end(), len(text)):  # the parameters: to the bracket that closes the list
-                depth += text[i] in "([{"
-                depth -= text[i] in ")]}"
-                if depth < 0 or (text[i] == "," and depth == 0):
+            # The parameters, to the bracket that closes the list, split at its own commas. A
+            # square bracket after "=" opens a value ("x=[1, 2]"); any other marks optional
+            # parameters ("port=None[, timeout]") and is passed over.
+            depth, begin, pieces, opened = 0, m.end(), [], []
+            for i in range(m.end(), len(text)):
+                ch = text[i]
+                if ch in "([{":
+                    a_value = ch != "[" or text[:i].rstrip().endswith("=")
+                    opened.append(a_value)
+                    depth += a_value
+                elif ch in ")]}":
+                    if not opened:
+                        pieces.append((begin, i))
+                        break
+                    depth -= opened.pop()
+                elif ch == "," and depth == 0:
                     pieces.append((begin, i))
                     begin = i + 1
-                if depth < 0:
-                    break
             else:
                 continue
             for a, b in pieces:
                 p = _PARAMETER.match(text, a, b)
                 if p is not None and p.group(1) in asked:
-                    base = index.span(s.row).start
-                    return s.row, Span(base + p.start(2), base + p.end(2))
+                    value = p.group(2)  # less an optional group's bracket glued on ("None[", "'soft']")
+                    while len(value) > 1 and value[-1] in "[]" and value.count("[") != value.count("]"):
+                        value = value[:-1].rstrip()
+                    start = index.span(s.row).start + p.start(2)
+                    return s.row, Span(start, start + len(value))
         return None
 
     @staticmethod

@@ -635,7 +635,8 @@ RIDE_API = {
         "<html><head><title>ride</title></head><body><h1>ride: club rides</h1><dl>"
         "<dt>ride.start(hour, pace='easy', *, stops=max(1, 2), route: str = 'river')</dt>"
         "<dd><p>Start the ride at the hour given, at the pace given.</p></dd>"
-        "<dt>ride.stop(reason=None)</dt><dd><p>Stop the ride. The default pace is kept.</p></dd>"
+        "<dt>ride.stop(reason=None[, brake='soft'], *, stops=[1, 2])</dt>"
+        "<dd><p>Stop the ride. The default pace is kept.</p></dd>"
         "</dl></body></html>"
     ),
 }
@@ -651,6 +652,8 @@ def ride_api(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     ("What is the default value of route in ride.start?", "'river'"),
     ("By default, how many stops does ride.start make?", "max(1, 2)"),
     ("What is the default reason of ride.stop()?", "None"),
+    ("What is the default brake of ride.stop()?", "'soft'"),  # in brackets: an optional parameter
+    ("What are the default stops of ride.stop?", "[1, 2]"),  # a bracket after "=": a value
 ])
 def test_a_default_is_read_from_the_signature_of_the_callable_asked_about(
         ride_api: Assistant, question: str, expected: str) -> None:
