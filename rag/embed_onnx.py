@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -188,17 +188,10 @@ class OnnxEmbedder:
             return len(rows)
 
         blocks = [range(i, min(i + 64, len(texts))) for i in range(0, len(texts), 64)]
-        workers = min(self._workers(), len(blocks))
-        if workers <= 1:
-            done: Iterator[int] = map(run, blocks)
-            for n in done:
+        with ThreadPoolExecutor(max(1, min(self._workers(), len(blocks)))) as pool:
+            for n in pool.map(run, blocks):
                 if progress is not None:
                     progress(n)
-        else:
-            with ThreadPoolExecutor(workers) as pool:
-                for n in pool.map(run, blocks):
-                    if progress is not None:
-                        progress(n)
         return normalize_rows(out)
 
     def _workers(self) -> int:

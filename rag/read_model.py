@@ -279,7 +279,7 @@ class ModelReader:
             for i in range(m.end(), len(text)):
                 ch = text[i]
                 if ch in "([{":
-                    a_value = ch != "[" or text[:i].rstrip().endswith("=")
+                    a_value = ch != "[" or text[begin:i].rstrip().endswith("=")
                     opened.append(a_value)
                     depth += a_value
                 elif ch in ")]}":

@@ -237,8 +237,6 @@ def test_windows_are_chosen_by_margin_and_the_rules_score_of_their_sentence(
     """The answer comes from the window whose margin plus `rules_weight` times its sentence's
     rules score (less the best sentence's) is highest: a second window whose margin is a little
     higher does not win over the rules' first pick, one far higher does."""
-    from dataclasses import replace
-
     from rag.types import Query, Span
 
     shipped = pottery.reader
@@ -284,7 +282,6 @@ def test_windows_read_side_by_side_answer_as_windows_read_in_turn(
     is the only one being read, and kept only when reading in turn would have reached it: the
     answers are those of reading in turn."""
     from concurrent.futures import Future
-    from dataclasses import replace
 
     from rag.types import Query, Span
 
@@ -487,8 +484,6 @@ def test_the_model_reads_forward_from_a_heading_over_its_section_only(rides: Ass
 def test_a_tables_row_is_the_one_the_rules_rank_first(rides: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the model answers from a row of a table, the evidence is the row of that table the
     rules rank first, and the answer the model's best span inside it; prose is left alone."""
-    from dataclasses import replace
-
     from rag.types import Query, Span
 
     shipped = rides.reader
@@ -579,8 +574,6 @@ def test_no_answer_span_holds_or_crosses_a_permalink_mark(tmp_path: Path, senten
 def test_a_question_naming_a_setting_no_document_mentions_is_declined(tmp_path: Path) -> None:
     """The model finds a near miss, the default of another setting, sure enough to answer with
     it; the question's identifier, in no document, declines it and shows the closest passages."""
-    from dataclasses import replace
-
     faq = {"faq.md": "# Ferry FAQ\n\n## Settings\n\n### max_connections\n\nThe default is 256 connections. "
                      "Raise it for busy servers.\n\n### listen_port\n\nThe server listens on 5140 out of the box.\n"}
     assistant = read_by_the_model(tmp_path, faq)
