@@ -21,19 +21,24 @@ def compose_answer(
 ) -> Answer:
     """The answer to `question` from a reader's extractions (best first).
 
-    Citations are the first `max_citations` extractions whose evidence does not overlap an
-    earlier one's. Below `abstain_below` confidence, or when the question names `unknown`
-    identifiers no document mentions (and `decline_unknown_identifiers`), the answer is empty
-    and the citations are the closest passages. Otherwise the answer is extraction 1's short answer, or its whole
-    evidence when it has none (or one that lies outside the evidence).
+    Citations are the first `max_citations` extractions whose evidence neither overlaps an
+    earlier one's nor says word for word what an earlier one says (a manual repeats "add_flag(flag)
+    Set the flag(s) specified by flag without changing other flags." for five classes). Below
+    `abstain_below` confidence, or when the question names `unknown` identifiers no document
+    mentions (and `decline_unknown_identifiers`), the answer is empty and the citations are the
+    closest passages. Otherwise the answer is extraction 1's short answer, or its whole evidence
+    when it has none (or one that lies outside the evidence).
     """
     cfg = AnswerPolicy() if policy is None else policy
     chosen: list[Extraction] = []
+    said: set[str] = set()
     for extraction in extractions:
         if len(chosen) == cfg.max_citations:
             break
-        if not any(_overlaps(extraction, other) for other in chosen):
+        quote = " ".join(documents[extraction.doc_id].text[extraction.evidence.start:extraction.evidence.end].split())
+        if quote not in said and not any(_overlaps(extraction, other) for other in chosen):
             chosen.append(extraction)
+            said.add(quote)
     if not chosen:
         return Answer(question, "", True, 0.0, ())
     citations = tuple(_citation(n, e, documents[e.doc_id], cfg.base_url) for n, e in enumerate(chosen, 1))

@@ -118,6 +118,19 @@ def test_compose_answer_cites_without_overlaps_and_caps_the_citations() -> None:
         assert docs[c.doc_id].text[c.start:c.end] == c.quote
 
 
+def test_compose_answer_cites_a_sentence_said_word_for_word_again_once() -> None:
+    """A manual repeats an entry's description for each class that has the method: the same
+    words cited three times tell the visitor nothing more; the next different passage is cited."""
+    text = "add_flag(flag) Set the flag.\nMaildir.\nadd_flag(flag)  Set the flag.\nMH.\nremove_flag(flag) Unset it."
+    doc = Document("mailbox", "mailbox", text, "mailbox.html", "0")
+    a, b, c = (text.index(s) for s in ("add_flag(flag) Set", "add_flag(flag)  Set", "remove_flag"))
+    extractions = [_extraction("mailbox", a, a + 28), _extraction("mailbox", b, b + 29, score=0.9),
+                   _extraction("mailbox", c, c + 28, score=0.5)]
+    answer = compose_answer("q?", extractions, {"mailbox": doc})
+    assert [(cit.start, cit.quote) for cit in answer.citations] == [
+        (a, "add_flag(flag) Set the flag."), (c, "remove_flag(flag) Unset it.")]
+
+
 def test_compose_answer_falls_back_to_the_evidence() -> None:
     docs = {d.doc_id: d for d in DOCS}
     whole = compose_answer("q?", [_extraction("cheese", 0, 61)], docs)
