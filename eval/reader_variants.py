@@ -19,14 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.build import build_index  # noqa: E402
-from rag.config import HeuristicReaderConfig, ModelReaderConfig, RetrieveConfig, default_embedder  # noqa: E402
+from rag.config import HeuristicReaderConfig, ModelReaderConfig, default_embedder  # noqa: E402
 from rag.embedders import make_embedder  # noqa: E402
 from rag.evaluate import evaluate, read_questions, read_sources  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.read import Reader  # noqa: E402
 from rag.read_heuristic import HeuristicReader, SentenceIndex  # noqa: E402
 from rag.read_model import MODEL_DIR, ModelReader  # noqa: E402
-from rag.retrieve import HybridRetriever  # noqa: E402
 from rag.store import load_index  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad-public"
@@ -49,8 +48,7 @@ def index_for(set_name: str) -> Path:
     """The index a tuning set is read over (`eval/window_choice.py` reads the same ones)."""
     return BUILT_ELSEWHERE.get(set_name, ROOT / "eval" / ".cache" / f"variants-{set_name}")
 VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReaderConfig | None]
-               | tuple[ModelReaderConfig, HeuristicReaderConfig | None, dict[str, Any]]
-               | tuple[ModelReaderConfig, HeuristicReaderConfig | None, dict[str, Any], RetrieveConfig] | None] = {
+               | tuple[ModelReaderConfig, HeuristicReaderConfig | None, dict[str, Any]] | None] = {
     "heuristic": None,
     "model, 1 window of 64": ModelReaderConfig(windows=1, window_tokens=64),
     "model, 1 window of 96": ModelReaderConfig(windows=1, window_tokens=96),
@@ -78,12 +76,10 @@ VARIANTS: dict[str, ModelReaderConfig | tuple[ModelReaderConfig, HeuristicReader
     "model, default, headings may be the evidence":
         (ModelReaderConfig(), HeuristicReaderConfig(headings_as_evidence=True)),
     "model, default, unknown identifiers answered": (ModelReaderConfig(), None, {"decline_unknown_identifiers": False}),
-    **{f"model, default, named page bonus {bonus}":
-       (ModelReaderConfig(), None, {}, RetrieveConfig(named_page_bonus=bonus)) for bonus in (0.0, 0.05, 0.15, 0.2)},
 }
 """The model's settings, or its settings and the rules' (which rank the sentences it reads
-around; None: the default), changes to the answer policy and the retrieval's settings, or None
-for the heuristic reader alone."""
+around; None: the default) and changes to the answer policy, or None for the heuristic reader
+alone."""
 KEYS = {"evidence@1": "ev@1", "EM": "EM", "F1": "F1", "false_abstention": "false-abst",
         "abstention_recall": "abst-R", "abstention_f1": "abst-F1", "citation_validity": "cit",
         "latency_p50_ms": "p50ms", "reader_p50_ms": "reader-p50ms"}
@@ -115,15 +111,11 @@ def main() -> int:
         for name, variant in VARIANTS.items():
             if args.only and name not in args.only:
                 continue
-            cfg, rules, policy, retrieve = (variant, None, {}, None)
-            if isinstance(variant, tuple):
-                cfg, rules, policy, retrieve = (*variant, {}, None)[:4] if len(variant) == 2 else (*variant, None)[:4]
+            cfg, rules, policy = (*variant, {})[:3] if isinstance(variant, tuple) else (variant, None, {})
             ranks = heuristic if rules is None else HeuristicReader(sentences, rules)
             reader: Reader = heuristic if cfg is None else ModelReader(sentences, ranks, cfg, args.model)
             assistant = Assistant.load(index, embedder, reader=reader)  # the reader's own policy
             assistant.policy = replace(assistant.policy, **policy)
-            if retrieve is not None:
-                assistant.retriever = HybridRetriever.over(stored, retrieve)
             assistant.warm_up()
             result = evaluate(assistant, questions, read_sources(docs, assistant), set_name)
             row = {"set": set_name, "variant": name, "config": None if cfg is None else asdict(cfg),

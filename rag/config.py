@@ -127,16 +127,6 @@ class RetrieveConfig:
     top_k: int = 5
     candidates: int = 50
     bm25_share: float = 0.3
-    named_page_bonus: float = 0.1
-    """Added to the score of a candidate chunk whose page documents a name the question (or the
-    conversation it leans on) spells: a page titled as a reference manual titles a module's page,
-    "uuid — UUID objects according to RFC 4122", documents "uuid" (`rag.retrieve.page_name`).
-    "Which uuid function should I use if I just need a unique identifier?" had a What's New
-    page's "New module: the uuid module generates universally unique identifiers" first. Chosen
-    on the tuning sets (`python eval/reader_variants.py`): 0.05 / 0.1 / 0.15 / 0.2 gave the
-    manual's dev.jsonl evidence@1 0.750 / 0.812 / 0.812 / 0.781 (0.750 without), dev2.jsonl
-    0.651 / 0.651 / 0.651 / 0.635 (0.635 without; both on the AVX2 machine, 2026-11-27 22:40);
-    squad-public, xian-dev and the user documents' dev sets the same at 0.1."""
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -145,8 +135,6 @@ class RetrieveConfig:
             raise ConfigError(f"candidates ({self.candidates}) must be >= top_k ({self.top_k})")
         if not 0.0 <= self.bm25_share <= 1.0:
             raise ConfigError(f"bm25_share must be in [0, 1], got {self.bm25_share}")
-        if not self.named_page_bonus >= 0.0:
-            raise ConfigError(f"named_page_bonus must be >= 0, got {self.named_page_bonus}")
 
 
 @dataclass(frozen=True, slots=True)

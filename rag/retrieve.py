@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,44 +31,6 @@ def section_paths(documents: Sequence[Document], chunks: Sequence[Chunk]) -> lis
     return [by_id[c.doc_id].section_at(c.start) if c.doc_id in by_id else "" for c in chunks]
 
 
-_PAGE_TITLE = re.compile(r"\s*([a-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\s+[—–-]\s+.*)?", re.DOTALL)
-_SPELT = re.compile(r"(?<![\w.-])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?![\w-])")
-
-
-def page_name(title: str) -> str | None:
-    """The name a page documents, as its title says it: a reference manual titles a module's
-    page "name — what it is" ("tempfile — Generate temporary files and directories" ->
-    "tempfile", "xml.etree.ElementTree — The ElementTree XML API"), a project's README may be
-    titled with the name alone ("quillsync"). Only a name as code spells it, starting lower-case:
-    "Glossary — Python 3.11.2 documentation" documents no name. Lower-cased; None if none."""
-    found = _PAGE_TITLE.fullmatch(title.strip())
-    return found.group(1).lower() if found else None
-
-
-def chunk_pages(documents: Sequence[Document], chunks: Sequence[Chunk]) -> list[str | None]:
-    """Each chunk's page name (`page_name` of its document's title)."""
-    names = [page_name(d.title) for d in documents]
-    if isinstance(chunks, ChunkTable) and chunks.documents == tuple(documents):
-        return [names[d] for d in chunks.doc.tolist()]
-    by_id = {d.doc_id: n for d, n in zip(documents, names, strict=True)}
-    return [by_id.get(c.doc_id) for c in chunks]
-
-
-def names_spelt(text: str, pages: Iterable[str]) -> set[str]:
-    """The page names `text` spells: each word or dotted name, lower-cased, as the longest of
-    its dotted prefixes that is a page's name ("os.path.expanduser" -> "os.path", not "os").
-    A word glued to a hyphen is not one ("re-raised" spells no "re")."""
-    known = set(pages)
-    found = set()
-    for spelt in _SPELT.findall(text):
-        parts = spelt.lower().split(".")
-        for end in range(len(parts), 0, -1):
-            if (name := ".".join(parts[:end])) in known:
-                found.add(name)
-                break
-    return found
-
-
 def bm25_texts(headings: Iterable[str], chunks: Sequence[Chunk]) -> Iterator[str]:
     """What BM25 reads of each chunk: its section path, then its text."""
     return (f"{h}\n{t}" for h, t in zip(headings, chunk_texts(chunks), strict=True))
@@ -87,10 +48,8 @@ class HybridRetriever:
     """
 
     def __init__(self, chunks: Sequence[Chunk], vectors: VectorIndex, config: RetrieveConfig | None = None,
-                 headings: Sequence[str] | None = None, terms: TermTable | None = None,
-                 pages: Sequence[str | None] | None = None) -> None:
-        """`terms`: the chunks' terms, of `bm25_texts` (an index stores them); else read here.
-        `pages`: each chunk's page name (`chunk_pages`), for `RetrieveConfig.named_page_bonus`."""
+                 headings: Sequence[str] | None = None, terms: TermTable | None = None) -> None:
+        """`terms`: the chunks' terms, of `bm25_texts` (an index stores them); else read here."""
         if vectors.size != len(chunks):
             raise ValueError(f"{vectors.size} vectors for {len(chunks)} chunks")
         if terms is not None and len(terms) != len(chunks):
@@ -100,21 +59,14 @@ class HybridRetriever:
         self.config = RetrieveConfig() if config is None else config
         heads = [""] * len(self.chunks) if headings is None else headings
         self.bm25 = BM25(TermTable(bm25_texts(heads, self.chunks)) if terms is None else terms)
-        if pages is not None and len(pages) != len(chunks):
-            raise ValueError(f"{len(pages)} page names for {len(chunks)} chunks")
-        self.page_ids = {name: i for i, name in enumerate(sorted({p for p in pages or () if p}))}
-        """Each page name's number; `page_of[i]` is chunk i's (-1: none)."""
-        self.page_of = np.array([-1 if p is None else self.page_ids[p] for p in pages or ()] or [-1] * len(chunks),
-                                dtype=np.int32)
 
     @classmethod
     def over(cls, stored: StoredIndex, config: RetrieveConfig | None = None) -> HybridRetriever:
         """The retriever of a loaded index: its chunks, their vectors and their terms (read from
         the texts and section paths when the index does not hold them)."""
-        pages = chunk_pages(stored.documents, stored.chunks)
         if stored.chunk_terms is not None:
-            return cls(stored.chunks, stored.vectors, config, terms=stored.chunk_terms, pages=pages)
-        return cls(stored.chunks, stored.vectors, config, section_paths(stored.documents, stored.chunks), pages=pages)
+            return cls(stored.chunks, stored.vectors, config, terms=stored.chunk_terms)
+        return cls(stored.chunks, stored.vectors, config, section_paths(stored.documents, stored.chunks))
 
     def retrieve(self, query: Query, top_k: int | None = None) -> list[Passage]:
         """The best `top_k` chunks for a query, best first."""
@@ -135,9 +87,6 @@ class HybridRetriever:
         lex = lexical[rows] / top_lexical if top_lexical > 0 else np.zeros(len(rows), dtype=np.float32)
         w = self.config.bm25_share
         fused = (1 - w) * dense + w * lex
-        named = names_spelt(query.text, self.page_ids) if self.page_ids and self.config.named_page_bonus else ()
-        if named:
-            fused += self.config.named_page_bonus * np.isin(self.page_of[rows], [self.page_ids[n] for n in named])
         order = np.lexsort((rows, -fused))[:k]
         return [self._passage(int(rows[i]), float(fused[i]), float(dense[i]), float(lex[i])) for i in order]
 

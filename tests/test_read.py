@@ -10,13 +10,13 @@ import pytest
 
 from rag.answer import compose_answer
 from rag.chunk import chunk_document
-from rag.config import AnswerPolicy, ChunkConfig, QueryLimits, RetrieveConfig
+from rag.config import AnswerPolicy, ChunkConfig, QueryLimits
 from rag.embed_hash import HashEmbedder
 from rag.errors import InvalidQueryError
 from rag.index_numpy import NumpyIndex
 from rag.pipeline import Assistant
 from rag.read_heuristic import HeuristicReader, SentenceIndex
-from rag.retrieve import HybridRetriever, chunk_pages, names_spelt, page_name, section_paths
+from rag.retrieve import HybridRetriever, section_paths
 from rag.types import Chunk, Document, Extraction, Passage, Query, Span
 
 DOCS = (
@@ -213,50 +213,6 @@ def test_bm25_reads_a_chunk_with_its_section_path() -> None:
     assert headed[0].text == chunks[1].text  # the heading is searched, not quoted
     docs = [Document("shlex", "shlex", "x", "shlex.md", "0", sections=((0, "shlex — Simple lexical analysis"),))]
     assert section_paths(docs, chunks) == ["", "shlex — Simple lexical analysis"]
-
-
-def test_a_page_names_what_it_documents_as_a_reference_manual_titles_it() -> None:
-    assert page_name("uuid — UUID objects according to RFC 4122 — Python 3.11.2 documentation") == "uuid"
-    assert page_name("xml.etree.ElementTree — The ElementTree XML API") == "xml.etree.elementtree"
-    assert page_name("  quillsync ") == "quillsync"  # a README titled with its project's name
-    assert page_name("Glossary — Python 3.11.2 documentation") is None  # a word, not a name as code spells it
-    assert page_name("What's New In Python 3.5") is None
-    assert page_name("Tidepool FAQ") is None
-    assert page_name("") is None
-
-
-def test_a_question_spells_a_page_name_as_its_longest_dotted_prefix() -> None:
-    pages = ["os", "os.path", "re", "uuid", "pathlib"]
-    assert names_spelt("What does os.path.expanduser replace a leading ~ with?", pages) == {"os.path"}
-    assert names_spelt("Which pathlib method is the counterpart of os.listdir()?", pages) == {"pathlib", "os"}
-    assert names_spelt("Which UUID function should I use?", pages) == {"uuid"}
-    assert names_spelt("Is the exception re-raised after the finally clause?", pages) == set()  # no "re"
-    assert names_spelt("Which words became keywords?", pages) == set()
-
-
-def test_a_chunk_of_the_page_the_question_names_comes_first() -> None:
-    """A release note that names a module in passing and the module's own page: the question
-    names the module, so its page's passage wins though the note matches its words better."""
-    docs = [Document("whatsnew", "What's New In Python 2.5", "x", "whatsnew.html", "0"),
-            Document("uuid", "uuid — UUID objects according to RFC 4122", "x", "uuid.html", "0")]
-    chunks = [Chunk("whatsnew#0", "whatsnew", "New module: the uuid module generates unique identifiers.", 0, 57, 9),
-              Chunk("uuid#0", "uuid", "If all you want is a unique identifier, call the uuid4() function.", 0, 66, 12)]
-    vectors = np.array([[0.8, 0.6, 0, 0], [0.7, 0.71414, 0, 0]], dtype=np.float32)
-    query = Query("Which uuid function gives a unique identifier?", "Which uuid function gives a unique identifier?",
-                  np.array([1, 0, 0, 0], dtype=np.float32))
-    pages = chunk_pages(docs, chunks)
-    assert pages == [None, "uuid"]
-    unnamed = HybridRetriever(chunks, NumpyIndex.build(vectors), RetrieveConfig(named_page_bonus=0.0), pages=pages)
-    assert [p.chunk_id for p in unnamed.retrieve(query)] == ["whatsnew#0", "uuid#0"]
-    named = HybridRetriever(chunks, NumpyIndex.build(vectors), pages=pages)
-    found = named.retrieve(query)
-    assert [p.chunk_id for p in found] == ["uuid#0", "whatsnew#0"]
-    assert found[0].score == pytest.approx(found[0].dense * 0.7 + found[0].lexical * 0.3 + 0.1, abs=1e-6)
-    other = Query("Which function gives a unique identifier?", "Which function gives a unique identifier?",
-                  query.vector)  # names no page: as without the bonus
-    assert named.retrieve(other) == unnamed.retrieve(other)
-    with pytest.raises(ValueError, match="page names"):
-        HybridRetriever(chunks, NumpyIndex.build(vectors), pages=["uuid"])
 
 
 def _read_in_memory(doc: Document, question: str) -> tuple[SentenceIndex, Query, list[Passage]]:
