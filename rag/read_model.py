@@ -46,6 +46,9 @@ _AS_TRAINED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201
 double quotes of its data), one character for one, so offsets into the text stay exact: "Xi'an"
 typed by a user and "Xi\u2019an" in a document were different tokens to it."""
 _LETTER = re.compile(r"[^\W\d_]")
+_HOW_LONG = re.compile(r"\bhow long\b", re.IGNORECASE)
+_CLOCK = re.compile(r"(?:\d{1,2}(?:[:.]\d{2})?\s*[ap]\.?m\.?|\d{1,2}:\d{2}|noon|midnight)", re.IGNORECASE)
+"""A time of day ("7am", "6.30 pm", "18:30"): never what "how long" asks (a duration, a length)."""
 _ASKS_DEFAULT = re.compile(r"\bdefault(?:s|ed)?\b", re.IGNORECASE)
 _CALLABLE = re.compile(r"(?:[\w*]+\s+\**)*?([A-Za-z_][\w.]*)\(")
 _PARAMETER = re.compile(r"[\s\[\]]*\**([A-Za-z_]\w*)\s*(?::[^=]*?)?=\s*(\S.*?)\s*$", re.DOTALL)
@@ -326,7 +329,8 @@ class ModelReader:
         window, token_rows = prepared
         logits = self._logits(window)
         terms = tokenize(asked)
-        return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)), only_row)
+        return self._best_span(row, window, token_rows, logits, set(terms), bonus, frozenset(pairwise(terms)), only_row,
+                               clock_ok=not _HOW_LONG.search(asked))
 
     def _may_read_ahead(self) -> bool:
         """Whether a window may be read ahead: no other question is being read (under load every
@@ -464,7 +468,7 @@ class ModelReader:
 
     def _best_span(self, row: int, window: Window, token_rows: np.ndarray, logits: np.ndarray,
                    q_terms: set[str], bonus: float = 0.0, q_pairs: frozenset[tuple[str, str]] = frozenset(),
-                   only_row: bool = False) -> Reading:
+                   only_row: bool = False, clock_ok: bool = True) -> Reading:
         """The best span of one window that lies within one sentence (so the evidence is that
         sentence, a verbatim stretch of the source; with `only_row`, sentence `row`; never a
         table's header row), is not just the question's words and does
@@ -513,5 +517,7 @@ class ModelReader:
                 continue  # the question's own words are not its answer
             if q_pairs and any(pair in q_pairs for pair in pairwise(terms)):
                 continue  # nor a phrase of it
+            if not clock_ok and _CLOCK.fullmatch(text[span.start:span.end].strip()):
+                continue  # "how long" asks a duration or a length, not a time of day
             return Reading(row, rows, span, int(token_rows[a]), float(scores[a, b]) - null)
         return Reading(row, rows, None, row, NO_SPAN)
