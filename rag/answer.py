@@ -35,8 +35,11 @@ def compose_answer(
     for extraction in extractions:
         if len(chosen) == cfg.max_citations:
             break
-        quote = " ".join(documents[extraction.doc_id].text[extraction.evidence.start:extraction.evidence.end].split())
-        if quote not in said and not any(_overlaps(extraction, other) for other in chosen):
+        if any(_overlaps(extraction, other) for other in chosen):
+            continue
+        evidence = extraction.evidence
+        quote = " ".join(documents[extraction.doc_id].text[evidence.start:evidence.end].split())
+        if quote not in said:
             chosen.append(extraction)
             said.add(quote)
     if not chosen:

@@ -19,7 +19,7 @@ from rag.errors import ModelError
 from rag.pipeline import Assistant
 from rag.read_heuristic import HeuristicReader
 from rag.read_model import MODEL_DIR, ModelReader, Reading
-from rag.reader_windows import CLS, SEP, load_tokenizer, question_ids, windows
+from rag.reader_windows import CLS, SEP, Window, load_tokenizer, question_ids, windows
 from tests.conftest import ROOT, write_corpus
 
 CARD = MODEL_DIR / "MODEL_CARD.md"
@@ -436,35 +436,41 @@ def test_a_tables_header_row_is_never_the_evidence(rides: Assistant) -> None:
     assert chosen.answer_row == header + 1 and chosen.margin == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("asked", ["How long is an evening class?", "how long do classes run for?"])
-def test_a_time_of_day_is_not_what_how_long_asks(pottery: Assistant, asked: str) -> None:
+def test_a_time_of_day_is_not_what_how_long_asks(pottery: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     """"How long can I be off sick before I need a note from my GP?" was answered "7am" (from
     "phone the practice manager before 7am"): "how long" asks a duration or a length, so the
     best span that is not a time of day is the answer; other questions keep the time."""
     import numpy as np
 
-    from rag.read_model import _CLOCK, _HOW_LONG
+    from rag.read_model import _CLOCK
 
     reader = pottery.reader
     assert isinstance(reader, ModelReader)
     index = reader.sentences
     row = next(r for r in range(len(index)) if "7 pm" in index.texts[r])
-    window, token_rows = reader._window(question_ids(reader.tokenizer, asked), row)
     text = pottery.documents[0].text
-    starting = {a: k for k, (a, _) in enumerate(window.offsets)}
-    ending = {b: k for k, (_, b) in enumerate(window.offsets)}
-    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
-    for phrase, logit in (("7 pm", 3.0), ("30 pounds a session", 2.0)):
-        at = text.index(phrase)
-        logits[window.first + starting[at], 0] = logits[window.first + ending[at + len(phrase)], 1] = logit
-    assert _HOW_LONG.search(asked)
-    duration = reader._best_span(row, window, token_rows, logits, set(), clock_ok=False)
-    assert duration.answer is not None and text[duration.answer.start:duration.answer.end] == "30 pounds a session"
-    anytime = reader._best_span(row, window, token_rows, logits, set())
-    assert anytime.answer is not None and text[anytime.answer.start:anytime.answer.end] == "7 pm"
+
+    def peaks(window: Window) -> np.ndarray:  # the model's logits, but for two spans
+        starting = {a: k for k, (a, _) in enumerate(window.offsets)}
+        ending = {b: k for k, (_, b) in enumerate(window.offsets)}
+        logits = np.zeros((len(window.ids), 2), dtype=np.float32)
+        for phrase, logit in (("7 pm", 3.0), ("30 pounds a session", 2.0)):
+            at = text.index(phrase)
+            logits[window.first + starting[at], 0] = logits[window.first + ending[at + len(phrase)], 1] = logit
+        return logits
+
+    monkeypatch.setattr(reader, "_logits", peaks)
+
+    def answer(asked: str) -> str:
+        span = reader._read(reader._prepare(asked, row), row, asked, 0.0).answer
+        assert span is not None
+        return text[span.start:span.end]
+
+    assert answer("How long is an evening class?") == "30 pounds a session"
+    assert answer("how long do classes run for?") == "30 pounds a session"
+    assert answer("What time do classes start?") == "7 pm"
     assert all(_CLOCK.fullmatch(t) for t in ("7am", "6.30 pm", "18:30", "9 p.m.", "noon"))
     assert not any(_CLOCK.fullmatch(t) for t in ("7 days", "38 km", "2 hours", "1994"))
-    assert not _HOW_LONG.search("What time do classes start?")
 
 
 def _best_span_of_peaks(reader: ModelReader, centre: int, peaks: dict[int, float]) -> Reading:
