@@ -343,14 +343,24 @@ def test_model_reader_settings_are_validated() -> None:
         ModelReaderConfig(windows=0)
 
 
+def _logits_peaking(window: Window, text: str, phrases: dict[str, float]) -> np.ndarray:
+    """Start and end logits for `window` that are 0 but at the first and last token of each
+    phrase of `text` (its first place), there the phrase's score."""
+    starting = {a: k for k, (a, _) in enumerate(window.offsets)}
+    ending = {b: k for k, (_, b) in enumerate(window.offsets)}
+    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
+    for phrase, logit in phrases.items():
+        at = text.index(phrase)
+        logits[window.first + starting[at], 0] = logits[window.first + ending[at + len(phrase)], 1] = logit
+    return logits
+
+
 def test_a_span_that_restates_a_phrase_of_the_question_is_not_its_answer(pottery: Assistant) -> None:
     """The model's best span holds two of the question's terms in a row ("wood-fired kiln" for
     "What does the wood-fired kiln burn?"), and so does the next ("four electric kilns and one
     wood-fired kiln"): they name what the question names, so the best span without such a pair
     is the answer."""
     from itertools import pairwise
-
-    import numpy as np
 
     from rag.lexical import tokenize
 
@@ -360,12 +370,7 @@ def test_a_span_that_restates_a_phrase_of_the_question_is_not_its_answer(pottery
     row = next(r for r in range(len(index)) if "wood-fired kiln" in index.texts[r])
     window, token_rows, *_ = reader._window(question_ids(reader.tokenizer, "What does it burn?"), row)
     text = pottery.documents[0].text
-    starting = {a: k for k, (a, _) in enumerate(window.offsets)}
-    ending = {b: k for k, (_, b) in enumerate(window.offsets)}
-    logits = np.zeros((len(window.ids), 2), dtype=np.float32)
-    for phrase, logit in (("wood-fired kiln", 3.0), ("four electric", 2.0)):
-        at = text.index(phrase)
-        logits[window.first + starting[at], 0] = logits[window.first + ending[at + len(phrase)], 1] = logit
+    logits = _logits_peaking(window, text, {"wood-fired kiln": 3.0, "four electric": 2.0})
     terms = tokenize("What does the wood-fired kiln burn?")
     pairs = frozenset(pairwise(terms))
     # (No question words given: the rule that a span of nothing but them is no answer stays out.)
@@ -440,8 +445,6 @@ def test_a_time_of_day_is_not_what_how_long_asks(pottery: Assistant, monkeypatch
     """"How long can I be off sick before I need a note from my GP?" was answered "7am" (from
     "phone the practice manager before 7am"): "how long" asks a duration or a length, so the
     best span that is not a time of day is the answer; other questions keep the time."""
-    import numpy as np
-
     from rag.read_model import _CLOCK
 
     reader = pottery.reader
@@ -450,16 +453,9 @@ def test_a_time_of_day_is_not_what_how_long_asks(pottery: Assistant, monkeypatch
     row = next(r for r in range(len(index)) if "7 pm" in index.texts[r])
     text = pottery.documents[0].text
 
-    def peaks(window: Window) -> np.ndarray:  # the model's logits, but for two spans
-        starting = {a: k for k, (a, _) in enumerate(window.offsets)}
-        ending = {b: k for k, (_, b) in enumerate(window.offsets)}
-        logits = np.zeros((len(window.ids), 2), dtype=np.float32)
-        for phrase, logit in (("7 pm", 3.0), ("30 pounds a session", 2.0)):
-            at = text.index(phrase)
-            logits[window.first + starting[at], 0] = logits[window.first + ending[at + len(phrase)], 1] = logit
-        return logits
-
-    monkeypatch.setattr(reader, "_logits", peaks)
+    # The model's logits, but for two spans.
+    monkeypatch.setattr(reader, "_logits", lambda window: _logits_peaking(
+        window, text, {"7 pm": 3.0, "30 pounds a session": 2.0}))
 
     def answer(asked: str) -> str:
         span = reader._read(reader._prepare(asked, row), row, asked, 0.0).answer
