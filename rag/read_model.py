@@ -360,8 +360,8 @@ class ModelReader:
         """The answer in table row `row` read cell by cell, each after its column's name ("Day:
         Saturday. Ride: Club Run. Start time: 8am. Distance: 80 km. ..."), prose the model reads
         as it was trained: the best span inside one cell that the question (`asked`, default
-        `question`) does not already name. None when the row's table has no header of two
-        columns or more, or no such cell."""
+        `question`) does not already name, and not a time of day when it asks how long. None
+        when the row's table has no header of two columns or more, or no such cell."""
         index = self.sentences
         found = index.table_of(row)
         if found is None:
@@ -373,6 +373,7 @@ class ModelReader:
         span = index.span(row)
         cells = [c for c in document.cells_in(span.start, span.end) if c[2] in names]
         named = set(tokenize(question if asked is None else asked))
+        clock_ok = not _HOW_LONG.search(question if asked is None else asked)  # as in `_best_span`
         if len(names) < 2 or not cells:
             return None
         parts: list[str] = []
@@ -383,7 +384,8 @@ class ModelReader:
             lead = f"{names[column]}: "
             value = text[a:b]
             terms = tokenize(value)
-            values.append((at + len(lead), a, b - a, bool(terms) and not set(terms) <= named))
+            may = bool(terms) and not set(terms) <= named and (clock_ok or not _CLOCK.fullmatch(value.strip()))
+            values.append((at + len(lead), a, b - a, may))
             asked_for.append(float(len(set(tokenize(names[column])) & named)))
             parts.append(f"{lead}{value}. ")
             at += len(parts[-1])

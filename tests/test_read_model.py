@@ -567,6 +567,33 @@ def test_a_tables_row_is_answered_with_the_cell_asked_for(rides: Assistant, ques
     assert first.start <= answer.answer_start < answer.answer_end <= first.end, "the cell lies in the quoted row"
 
 
+def test_a_tables_cell_that_is_a_time_of_day_is_not_what_how_long_asks(
+        rides: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read cell by cell, a row's start time is passed over for "how long" as a span is."""
+    reader = rides.reader
+    assert isinstance(reader, ModelReader)
+    row = _row(rides, "Wednesday hills 38 km 6 pm")
+    text = rides.documents[0].text
+
+    def peaks(window: Window) -> np.ndarray:  # the model's logits, but for the two cells
+        tokens = [reader.tokenizer.id_to_token(i) for i in window.ids]
+        logits = np.zeros((len(window.ids), 2), dtype=np.float32)
+        for first, last, logit in (("6", "pm", 3.0), ("38", "km", 2.0)):
+            at = tokens.index(first, window.first)
+            logits[at, 0] = logits[tokens.index(last, at), 1] = logit
+        return logits
+
+    monkeypatch.setattr(reader, "_logits", peaks)
+
+    def cell(question: str) -> str:
+        span = reader.read_cells(question, row)
+        assert span is not None
+        return text[span.start:span.end]
+
+    assert cell("How long is the Wednesday hills ride?") == "38 km"
+    assert cell("When does the Wednesday hills ride set off?") == "6 pm"
+
+
 def test_only_a_row_under_a_header_is_read_cell_by_cell(rides: Assistant) -> None:
     reader = rides.reader
     assert isinstance(reader, ModelReader) and reader.config.table_cells
