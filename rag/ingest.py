@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import re
+import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -208,12 +211,27 @@ def _read_all(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+        with ProcessPoolExecutor(cfg.parse_workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=exit_with_parent, initargs=(os.getpid(),)) as executor:
             yield from _merged(outcomes, todo, executor.map(parse_job, jobs, chunksize=4))
         return
     else:  # too few to be worth starting processes (one page of a site changed)
         parsed = map(parse_job, jobs)
     yield from _merged(outcomes, todo, parsed)
+
+
+def exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """A pool process's initializer: the process ends itself once `parent`, the process that
+    started it, is gone. A `rag ingest` killed (kill -9, out of memory) cannot close its pool, and
+    a pool process, holding both ends of the pipe it waits on for work, would wait forever: each
+    such kill left two parsers behind."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rag-parent-watch", daemon=True).start()
 
 
 def _merged(outcomes: list[Document | IngestError | None], todo: list[int],

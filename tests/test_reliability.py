@@ -101,6 +101,65 @@ def test_kill_9_during_ingest_never_breaks_the_index(tmp_path: Path) -> None:
     assert killed_writing >= 5, f"only {killed_writing} of 10 kills landed while a generation was being written"
 
 
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (one not yet reaped has exited)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_killed_ingest_leaves_no_parsing_process_behind(tmp_path: Path) -> None:
+    """kill -9 while its pool parses: the pool's processes end themselves (each waited for work
+    forever, two left behind by every such kill)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(600):
+        paragraphs = "".join(f"<p>Paragraph {j} of page {i}: the ride leaves at six.</p>" for j in range(30))
+        (docs / f"page{i:03d}.html").write_text(f"<html><title>Page {i}</title><main>{paragraphs}</main></html>",
+                                                 encoding="utf-8")
+    script = tmp_path / "ingest.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from rag.build import build_index\n"
+        "from rag.config import IngestConfig, Settings\n"
+        "from rag.embed_hash import HashEmbedder\n"
+        "if __name__ == '__main__':\n"
+        f"    build_index(Path({str(docs)!r}), Path({str(tmp_path / 'index')!r}), HashEmbedder(),\n"
+        "                Settings(ingest=IngestConfig(parse_workers=2)))\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    pool: set[int] = set()
+    while proc.poll() is None and time.monotonic() < deadline:
+        pool = {pid for pid in _children(proc.pid)
+                if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")}
+        if len(pool) == 2:
+            break
+        time.sleep(0.01)
+    assert len(pool) == 2, "the build never started its two parsing processes"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in pool) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pool if _running(pid)]
+
+
 def test_index_with_other_chunk_settings_is_refused_at_load(small_docs: Path, tmp_path: Path) -> None:
     build_index(small_docs, tmp_path / "index", HashEmbedder(), Settings(chunk=ChunkConfig(64, 8)))
     with pytest.raises(IndexMismatchError, match="rebuild with `rag ingest`"):
