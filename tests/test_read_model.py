@@ -466,7 +466,7 @@ def test_a_time_of_day_is_not_what_how_long_asks(pottery: Assistant, monkeypatch
     assert answer("how long do classes run for?") == "30 pounds a session"
     assert answer("What time do classes start?") == "7 pm"
     assert all(_CLOCK.fullmatch(t) for t in ("7am", "6.30 pm", "18:30", "9 p.m.", "noon"))
-    assert not any(_CLOCK.fullmatch(t) for t in ("7 days", "38 km", "2 hours", "1994"))
+    assert not any(_CLOCK.fullmatch(t) for t in ("7 days", "38 km", "2 hours", "1994", "1:45"))
 
 
 def _best_span_of_peaks(reader: ModelReader, centre: int, peaks: dict[int, float]) -> Reading:
